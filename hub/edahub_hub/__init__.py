@@ -1,0 +1,1 @@
+"""edahub's extensions to JupyterHub, loaded by hub/jupyterhub_config.py."""

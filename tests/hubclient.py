@@ -1,0 +1,213 @@
+"""A small HTTP client for the hub, acting as a person with a browser would.
+
+It logs in through the hub's real login form (with its XSRF token), signs up and
+approves accounts through NativeAuthenticator's pages, spawns servers, and talks to a
+user's Jupyter server over its REST API and the kernel websocket. Every wait is bounded.
+"""
+
+import json
+import time
+import uuid
+from urllib.parse import urljoin, urlsplit
+
+import requests
+
+
+class HubError(AssertionError):
+    """The hub answered something other than what the step needs."""
+
+
+class HubSession:
+    """One person's browser session with the hub at ``base_url`` (e.g. http://127.0.0.1:8000)."""
+
+    def __init__(self, base_url, username, timeout=30):
+        self.base_url = base_url.rstrip("/")
+        self.username = username
+        self.timeout = timeout
+        self.http = requests.Session()
+
+    def url(self, path):
+        return urljoin(self.base_url + "/", path.lstrip("/"))
+
+    def get(self, path, **kwargs):
+        kwargs.setdefault("timeout", self.timeout)
+        return self.http.get(self.url(path), **kwargs)
+
+    def _xsrf(self, page):
+        response = self.get(page)
+        token = self.http.cookies.get("_xsrf")
+        if response.status_code != 200 or not token:
+            raise HubError(f"GET {page}: {response.status_code}, no _xsrf cookie")
+        return token
+
+    def post_form(self, path, data, page=None, **kwargs):
+        """POST a form the way the page at ``page`` (default ``path``) would."""
+        token = self._xsrf(page or path)
+        kwargs.setdefault("timeout", self.timeout)
+        return self.http.post(self.url(path), data={**data, "_xsrf": token}, **kwargs)
+
+    # --- NativeAuthenticator pages ------------------------------------------------
+    def sign_up(self, password):
+        """Ask for an account at /hub/signup; returns the response page's text."""
+        response = self.post_form(
+            "/hub/signup",
+            {"username": self.username, "signup_password": password,
+             "signup_password_confirmation": password},
+        )
+        if response.status_code != 200:
+            raise HubError(f"signup of {self.username}: HTTP {response.status_code}")
+        return response.text
+
+    def log_in(self, password):
+        """Log in through the login form; True when the hub accepted the password."""
+        response = self.post_form(
+            "/hub/login", {"username": self.username, "password": password},
+            allow_redirects=False,
+        )
+        return response.status_code == 302 and "jupyterhub-session-id" in self.http.cookies
+
+    def authorize(self, other):
+        """As an admin: approve ``other``'s account request at /hub/authorize."""
+        page = self.get("/hub/authorize")
+        if page.status_code != 200:
+            raise HubError(f"/hub/authorize: HTTP {page.status_code}")
+        response = self.get(f"/hub/authorize/{other}", allow_redirects=True)
+        if response.status_code != 200:
+            raise HubError(f"authorize {other}: HTTP {response.status_code}")
+
+    # --- hub REST API, as the logged-in user ----------------------------------------
+    def api(self, method, path, **kwargs):
+        token = self.http.cookies.get("_xsrf") or self._xsrf("/hub/home")
+        kwargs.setdefault("timeout", self.timeout)
+        headers = {"X-XSRFToken": token, **kwargs.pop("headers", {})}
+        return self.http.request(method, self.url("/hub/api" + path), headers=headers, **kwargs)
+
+    def start_server(self, timeout=180):
+        """Start this user's server and wait until it is ready; returns seconds taken."""
+        started = time.monotonic()
+        response = self.api("POST", f"/users/{self.username}/server")
+        if response.status_code not in (201, 202, 400):
+            raise HubError(f"start server: HTTP {response.status_code}: {response.text[:300]}")
+        self.wait_for_server(ready=True, timeout=timeout)
+        return time.monotonic() - started
+
+    def stop_server(self, timeout=120):
+        response = self.api("DELETE", f"/users/{self.username}/server")
+        if response.status_code not in (202, 204, 400):
+            raise HubError(f"stop server: HTTP {response.status_code}: {response.text[:300]}")
+        self.wait_for_server(ready=False, timeout=timeout)
+
+    def server_model(self):
+        response = self.api("GET", f"/users/{self.username}")
+        if response.status_code != 200:
+            raise HubError(f"GET user {self.username}: HTTP {response.status_code}")
+        return response.json().get("servers", {}).get("")
+
+    def wait_for_server(self, ready, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            model = self.server_model()
+            if ready and model and model.get("ready"):
+                return model
+            if not ready and not model:
+                return None
+            time.sleep(0.5)
+        raise HubError(f"{self.username}'s server not {'ready' if ready else 'stopped'} "
+                       f"after {timeout}s: {self.server_model()}")
+
+    # --- the user's Jupyter server ------------------------------------------------------
+    def open_server(self, owner=None):
+        """GET the user's JupyterLab, following the OAuth redirects; returns the response."""
+        owner = owner or self.username
+        return self.get(f"/user/{owner}/lab", allow_redirects=True)
+
+    def server_api(self, method, path, owner=None, **kwargs):
+        owner = owner or self.username
+        token = self.http.cookies.get("_xsrf", path=f"/user/{owner}/") or self.http.cookies.get("_xsrf")
+        headers = {"X-XSRFToken": token or "", **kwargs.pop("headers", {})}
+        kwargs.setdefault("timeout", self.timeout)
+        return self.http.request(method, self.url(f"/user/{owner}/api{path}"),
+                                 headers=headers, **kwargs)
+
+    def execute(self, code, kernel_name="python3", timeout=120):
+        """Run ``code`` in a new kernel over the websocket; returns a KernelResult."""
+        response = self.server_api("POST", "/kernels", json={"name": kernel_name})
+        if response.status_code != 201:
+            raise HubError(f"start kernel {kernel_name}: HTTP {response.status_code}: "
+                           f"{response.text[:300]}")
+        kernel_id = response.json()["id"]
+        try:
+            return self._execute_on(kernel_id, code, timeout)
+        finally:
+            self.server_api("DELETE", f"/kernels/{kernel_id}")
+
+    def _execute_on(self, kernel_id, code, timeout):
+        import websocket
+
+        parts = urlsplit(self.base_url)
+        scheme = "wss" if parts.scheme == "https" else "ws"
+        url = f"{scheme}://{parts.netloc}/user/{self.username}/api/kernels/{kernel_id}/channels"
+        cookie = "; ".join(f"{c.name}={c.value}" for c in self.http.cookies)
+        ws = websocket.create_connection(url, cookie=cookie, timeout=timeout,
+                                         origin=self.base_url)
+        try:
+            msg_id = uuid.uuid4().hex
+            ws.send(json.dumps({
+                "header": {"msg_id": msg_id, "username": self.username, "session": uuid.uuid4().hex,
+                           "msg_type": "execute_request", "version": "5.3"},
+                "parent_header": {}, "metadata": {}, "channel": "shell",
+                "content": {"code": code, "silent": False, "store_history": False,
+                            "user_expressions": {}, "allow_stdin": False, "stop_on_error": True},
+            }))
+            result = KernelResult()
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                message = json.loads(ws.recv())
+                if message.get("parent_header", {}).get("msg_id") != msg_id:
+                    continue
+                result.add(message)
+                if result.reply is not None and result.idle:
+                    return result
+            raise HubError(f"no complete reply to execute_request within {timeout}s: {result}")
+        finally:
+            ws.close()
+
+
+class KernelResult:
+    """What one execute_request produced: streams, results, display data, error, reply."""
+
+    def __init__(self):
+        self.messages = []
+        self.reply = None
+        self.idle = False
+
+    def add(self, message):
+        self.messages.append(message)
+        kind = message["header"]["msg_type"]
+        if kind == "execute_reply":
+            self.reply = message["content"]
+        elif kind == "status" and message["content"].get("execution_state") == "idle":
+            self.idle = True
+
+    def of_type(self, kind):
+        return [m["content"] for m in self.messages if m["header"]["msg_type"] == kind]
+
+    @property
+    def stdout(self):
+        return "".join(c["text"] for c in self.of_type("stream") if c["name"] == "stdout")
+
+    @property
+    def results(self):
+        return [c["data"] for c in self.of_type("execute_result")]
+
+    @property
+    def displays(self):
+        return [c["data"] for c in self.of_type("display_data")]
+
+    @property
+    def error(self):
+        errors = self.of_type("error")
+        return errors[0] if errors else None
+
+    def __repr__(self):
+        return f"KernelResult(reply={self.reply}, messages={len(self.messages)})"
