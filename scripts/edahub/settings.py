@@ -241,7 +241,7 @@ SETTINGS = (
     Setting(
         "EDAHUB_PUBLIC_URL", "Hub",
         "The URL users type to reach edahub, e.g. https://eda.example.org. Used in "
-        "messages and for OAuth callbacks; empty means http://<this host>:<EDAHUB_HUB_PORT>.",
+        "messages and for OAuth callbacks; empty means http://localhost:EDAHUB_HUB_PORT.",
         _url, "", services=("hub",),
     ),
     Setting(

@@ -1,0 +1,131 @@
+"""Checks of the host before bootstrap changes anything.
+
+Each check returns a short description of what it found, or raises ``UserError`` with
+what is wrong and how to fix it.
+"""
+
+import errno
+import json
+import os
+import re
+import shutil
+import socket
+
+from .console import UserError, run
+
+MIN_COMPOSE = (2, 17, 0)
+
+
+def check_docker_engine(client_factory=None):
+    """The Docker engine answers; returns its version."""
+    if client_factory is None:
+        import docker
+
+        client_factory = docker.from_env
+    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    try:
+        client = client_factory()
+        client.ping()
+        version = client.version().get("Version", "unknown")
+    except Exception as e:  # the SDK raises several types; all mean "not reachable"
+        reason = _short_reason(e)
+        fix = "start it (e.g. `sudo systemctl start docker`), or set DOCKER_HOST to where it listens"
+        if "Permission denied" in reason:
+            fix = "run bootstrap as root, or add your user to the `docker` group and log in again"
+        raise UserError(f"cannot reach the Docker engine at {host}: {reason}", fix) from None
+    return f"Docker engine {version}"
+
+
+def parse_compose_version(text):
+    """Extract (major, minor, patch) from `docker compose version --short` output."""
+    match = re.search(r"v?(\d+)\.(\d+)\.(\d+)", text or "")
+    return tuple(int(part) for part in match.groups()) if match else None
+
+
+def check_compose_v2(runner=run):
+    """`docker compose` is Compose v2, recent enough for compose.yaml."""
+    result = runner(["docker", "compose", "version", "--short"], check=False)
+    version = parse_compose_version(result.stdout) if result.returncode == 0 else None
+    if version is None:
+        raise UserError(
+            "Docker Compose v2 (`docker compose`) is not available",
+            "install the Compose v2 plugin (package docker-compose-plugin or docker-compose "
+            "v2), see https://docs.docker.com/compose/install/linux/",
+        )
+    if version < MIN_COMPOSE:
+        wanted = ".".join(map(str, MIN_COMPOSE))
+        raise UserError(
+            f"Docker Compose {'.'.join(map(str, version))} is too old",
+            f"install Compose {wanted} or newer",
+        )
+    return f"Compose {'.'.join(map(str, version))}"
+
+
+def check_port_free(address, port, already_ours=False):
+    """Nothing else listens on ``address:port`` (our own running hub is fine)."""
+    if already_ours:
+        return f"port {port} is served by edahub's hub already"
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((address, port))
+        except OSError as e:
+            if e.errno == errno.EADDRINUSE:
+                raise UserError(
+                    f"port {port} on {address} is already in use by another program",
+                    f"stop that program (see `ss -ltnp 'sport = :{port}'`), or choose "
+                    "another port with EDAHUB_HUB_PORT in .env",
+                ) from None
+            if e.errno == errno.EACCES:
+                raise UserError(
+                    f"not allowed to check port {port} (ports below 1024 need root)",
+                    "run bootstrap as root, or choose a port above 1024 with EDAHUB_HUB_PORT",
+                ) from None
+            if e.errno == errno.EADDRNOTAVAIL:
+                raise UserError(
+                    f"{address} is not an address of this host",
+                    "set EDAHUB_HUB_BIND_ADDRESS to 0.0.0.0, 127.0.0.1 or one of this "
+                    "host's addresses",
+                ) from None
+            raise
+    return f"port {port} is free"
+
+
+def check_disk_space(path, min_free_gib):
+    """At least ``min_free_gib`` GiB are free where Docker keeps images and volumes."""
+    free_gib = shutil.disk_usage(path).free / 2**30
+    if free_gib < min_free_gib:
+        raise UserError(
+            f"only {free_gib:.1f} GiB free in {path}; edahub's images and data need at "
+            f"least {min_free_gib} GiB",
+            "free some space (`docker system prune` removes unused images), or give "
+            "Docker's storage more room (see docs/atomic-host.md on Atomic hosts)",
+        )
+    return f"{free_gib:.0f} GiB free in {path}"
+
+
+def docker_root_dir(runner=run):
+    """Where the engine keeps its data, if this host can see it; else None."""
+    result = runner(["docker", "info", "--format", "{{json .DockerRootDir}}"], check=False)
+    if result.returncode != 0:
+        return None
+    try:
+        path = json.loads(result.stdout.strip() or "null")
+    except ValueError:
+        return None
+    return path if path and os.path.isdir(path) else None
+
+
+def docker_socket_gid(path="/var/run/docker.sock"):
+    """Group id of the Docker socket, which the hub joins; None if there is no socket."""
+    try:
+        return os.stat(path).st_gid
+    except OSError:
+        return None
+
+
+def _short_reason(error):
+    text = str(error)
+    for marker in ("Permission denied", "No such file or directory", "Connection refused"):
+        if marker in text:
+            return marker
+    return text.splitlines()[0][:200] if text else type(error).__name__

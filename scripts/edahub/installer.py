@@ -1,0 +1,276 @@
+"""bootstrap's first-run setup: an ordered list of idempotent ``ensure_*`` steps.
+
+Each step checks before it acts and returns a short status for its progress line. A
+step never overwrites what it did not create: existing ``.env`` values are kept, images
+that exist are rebuilt only through Docker's cache, a running stack is left running.
+"""
+
+import json
+import secrets
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import envfile, hostchecks
+from .console import UserError, format_duration, log, progress, run
+from .settings import load_settings
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+@dataclass
+class Installation:
+    """Where and how this edahub is installed, and what the steps found out."""
+
+    root: Path = ROOT
+    env_path: Path = ROOT / ".env"
+    project_name: str | None = None
+    min_free_gib: int = 10
+    hub_timeout: int = 300
+    dry_run: bool = False
+    settings: object = None
+    admin_password: str | None = None  # set only in the run that generated it
+    notes: list = field(default_factory=list)
+
+    def compose(self, *args):
+        """The ``docker compose`` command line for this installation."""
+        cmd = ["docker", "compose", "--project-directory", self.root,
+               "-f", self.root / "compose.yaml", "--env-file", self.env_path]
+        if self.project_name:
+            cmd += ["--project-name", self.project_name]
+        return [*cmd, *args]
+
+
+# --- the steps -------------------------------------------------------------------
+
+
+def ensure_docker_engine(inst):
+    """Docker engine reachable."""
+    return hostchecks.check_docker_engine()
+
+
+def ensure_compose_v2(inst):
+    """Compose v2 available."""
+    return hostchecks.check_compose_v2()
+
+
+def ensure_host_resources(inst):
+    """Settings readable, port free, disk space available."""
+    existing = envfile.read_env_file(inst.env_path) if inst.env_path.exists() else {}
+    placement = load_settings(existing, keys=["EDAHUB_HUB_PORT", "EDAHUB_HUB_BIND_ADDRESS"])
+    found = [
+        hostchecks.check_port_free(
+            placement.hub_bind_address, placement.hub_port, already_ours=hub_is_running(inst)
+        )
+    ]
+    path = hostchecks.docker_root_dir() or str(inst.root)
+    found.append(hostchecks.check_disk_space(path, inst.min_free_gib))
+    return "; ".join(found)
+
+
+def ensure_env_file(inst):
+    """Settings file .env complete (mode 0600, generated secrets, existing values kept)."""
+    existing = envfile.read_env_file(inst.env_path) if inst.env_path.exists() else {}
+    overrides = {}
+    password = None
+    auth = existing.get("EDAHUB_AUTH") or "native"
+    if auth == "native" and not existing.get("EDAHUB_ADMIN_PASSWORD_HASH"):
+        password = generate_admin_password()
+        overrides["EDAHUB_ADMIN_PASSWORD_HASH"] = hash_password(password)
+    gid = hostchecks.docker_socket_gid()
+    if gid is not None:
+        overrides["EDAHUB_DOCKER_GID"] = str(gid)
+    values, added = envfile.ensure_env_file(inst.env_path, overrides, validate=load_settings)
+    inst.settings = load_settings(values)
+    if password and "EDAHUB_ADMIN_PASSWORD_HASH" in added:
+        inst.admin_password = password
+        print_admin_password_once(inst)
+    if not added:
+        return "complete, nothing to add"
+    return f"added {len(added)} value(s): {', '.join(added)}"
+
+
+def ensure_images_built(inst):
+    """Images built (hub, singleuser)."""
+    stream_build(inst.compose("--progress", "plain", "build", "hub", "singleuser"))
+    return "up to date"
+
+
+def ensure_database_images(inst):
+    """Database images present (pulled if missing)."""
+    missing = [
+        image for image in (inst.settings.mariadb_image, inst.settings.mongodb_image)
+        if subprocess.run(["docker", "image", "inspect", image], capture_output=True).returncode
+    ]
+    if not missing:
+        return "already present"
+    result = run(inst.compose("pull", "mariadb", "mongodb"), check=False, timeout=1800)
+    if result.returncode != 0:
+        raise UserError(
+            f"cannot pull {', '.join(missing)}:\n" + "\n".join(result.stdout.splitlines()[-5:]),
+            "check this host's access to the registry (or a mirror), or point "
+            "EDAHUB_MARIADB_IMAGE / EDAHUB_MONGODB_IMAGE in .env at images you have",
+        )
+    return f"pulled {', '.join(missing)}"
+
+
+def ensure_stack_running(inst):
+    """Stack started (docker compose up -d)."""
+    run(inst.compose("up", "--detach", "--no-build"), timeout=900)
+    return "started"
+
+
+def ensure_hub_healthy(inst):
+    """Hub answering."""
+    url = f"http://127.0.0.1:{inst.settings.hub_port}/hub/health"
+    if inst.settings.hub_bind_address not in ("0.0.0.0", "127.0.0.1"):
+        url = f"http://{inst.settings.hub_bind_address}:{inst.settings.hub_port}/hub/health"
+    waited = wait_for_http(url, inst.hub_timeout)
+    if waited is None:
+        logs = run(inst.compose("logs", "--tail", "30", "hub"), check=False).stdout
+        raise UserError(
+            f"the hub did not answer at {url} within {inst.hub_timeout}s. Its last log lines:\n"
+            + logs,
+            "read the hub's log (`docker compose logs hub`); a settings error there names "
+            "the setting to fix in .env",
+        )
+    return f"healthy at {url}"
+
+
+STEPS = [
+    ensure_docker_engine,
+    ensure_compose_v2,
+    ensure_host_resources,
+    ensure_env_file,
+    ensure_images_built,
+    ensure_database_images,
+    ensure_stack_running,
+    ensure_hub_healthy,
+]
+
+
+# --- helpers ---------------------------------------------------------------------
+
+
+def generate_admin_password():
+    """A random password for the first admin: 20 letters and digits."""
+    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789"
+    return "".join(secrets.choice(alphabet) for _ in range(20))
+
+
+def hash_password(password):
+    """bcrypt hash of ``password``, in the form NativeAuthenticator stores."""
+    import bcrypt
+
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt()).decode()
+
+
+def print_admin_password_once(inst):
+    user = inst.settings.admin_user
+    print(
+        "\n"
+        f"    Admin login created: user {user!r}, password {inst.admin_password}\n"
+        "    It is shown only now and stored nowhere in clear: save it in a password manager.\n",
+        flush=True,
+    )
+
+
+def hub_is_running(inst):
+    """True when this installation's hub container is up (it holds the port itself)."""
+    result = run(inst.compose("ps", "--format", "json", "hub"), check=False)
+    if result.returncode != 0:
+        return False
+    for line in result.stdout.splitlines():
+        line = line.strip()
+        if not line.startswith(("{", "[")):
+            continue
+        entries = json.loads(line)
+        for entry in entries if isinstance(entries, list) else [entries]:
+            if entry.get("Service") == "hub" and entry.get("State") == "running":
+                return True
+    return False
+
+
+def stream_build(cmd):
+    """Run a BuildKit build, showing one console line per build step started."""
+    log.debug("running: %s", " ".join(map(str, cmd)))
+    proc = subprocess.Popen([str(c) for c in cmd], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    tail = []
+    shown = set()
+    print(flush=True)
+    for line in proc.stdout:
+        log.debug("build: %s", line.rstrip())
+        tail = (tail + [line.rstrip()])[-30:]
+        # BuildKit's plain progress announces each step as "#N [service stage i/n] ..."
+        if line.startswith("#") and " [" in line and "] " in line:
+            step = line.split(" ", 1)[1].strip()
+            if step not in shown and "internal]" not in step:
+                shown.add(step)
+                print(f"      {step[:110]}", flush=True)
+    if proc.wait() != 0:
+        raise UserError(
+            "building the images failed; the last lines were:\n" + "\n".join(tail),
+            "fix the cause above and run bootstrap again (it resumes from Docker's cache); "
+            "behind a TLS-intercepting proxy set EDAHUB_CA_BUNDLE in .env",
+        )
+
+
+def wait_for_http(url, timeout):
+    """Poll ``url`` until it answers 200; return seconds waited, or None on timeout."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                if response.status == 200:
+                    return time.monotonic() - started
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(1)
+    return None
+
+
+def public_url(inst):
+    """The URL to give users."""
+    s = inst.settings
+    if s.public_url:
+        return s.public_url
+    host = "localhost" if s.hub_bind_address in ("0.0.0.0", "127.0.0.1") else s.hub_bind_address
+    return f"http://{host}:{s.hub_port}"
+
+
+def plan(inst):
+    """The steps as text, for --dry-run."""
+    lines = [f"Plan for {inst.root} (settings file {inst.env_path}):"]
+    for index, step in enumerate(STEPS, start=1):
+        lines.append(f"  [{index}/{len(STEPS)}] {step.__doc__.strip().rstrip('.')}")
+    if inst.env_path.exists():
+        values = envfile.read_env_file(inst.env_path)
+        additions = envfile.missing_values(values)
+        lines.append(f"  .env exists; bootstrap would add: {', '.join(sorted(additions)) or 'nothing'}")
+    else:
+        lines.append("  .env does not exist; bootstrap would create it with generated secrets")
+    return "\n".join(lines)
+
+
+def install(inst):
+    """Run every step in order, printing a progress line for each."""
+    started = time.monotonic()
+    for index, step in enumerate(STEPS, start=1):
+        with progress(index, len(STEPS), step.__doc__.strip().rstrip(".")) as status:
+            status.text = step(inst)
+    url = public_url(inst)
+    print(f"\nedahub is up at {url}  (took {format_duration(time.monotonic() - started)})")
+    if inst.settings.auth == "native":
+        if inst.admin_password:
+            print(f"Log in as {inst.settings.admin_user!r} with the password shown above.")
+        else:
+            print(f"Log in as {inst.settings.admin_user!r} with the password shown at first run.")
+        print(f"People ask for an account at {url}/hub/signup; approve them at {url}/hub/authorize.")
+    if not url.startswith("https://"):
+        print("Warning: plain HTTP. Fine for a local trial; for real use serve HTTPS "
+              "(see docs/settings.md).", file=sys.stderr)

@@ -1,0 +1,70 @@
+"""compose.yaml agrees with the settings schema and with the platform's rules."""
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from edahub.settings import SETTINGS_BY_KEY, keys_for_service
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def compose():
+    return yaml.safe_load((ROOT / "compose.yaml").read_text())
+
+
+def test_no_version_key_and_services_named_after_folders(compose):
+    assert "version" not in compose
+    assert set(compose["services"]) == {"hub", "singleuser", "mariadb", "mongodb"}
+    for name in compose["services"]:
+        assert (ROOT / name).is_dir()
+
+
+def test_only_the_hub_is_published(compose):
+    published = [name for name, svc in compose["services"].items() if svc.get("ports")]
+    assert published == ["hub"]
+
+
+def test_hub_receives_exactly_its_settings(compose):
+    assert sorted(compose["services"]["hub"]["environment"]) == sorted(keys_for_service("hub"))
+
+
+def test_singleuser_is_built_but_never_started(compose):
+    singleuser = compose["services"]["singleuser"]
+    assert singleuser["build"]
+    assert singleuser["scale"] == 0
+
+
+def test_network_has_the_name_the_spawner_uses(compose):
+    assert compose["networks"]["jupyterhub"]["name"] == "${EDAHUB_NETWORK_NAME:-jupyterhub}"
+    for svc in ("hub", "mariadb", "mongodb"):
+        assert compose["services"][svc]["networks"] == ["jupyterhub"]
+
+
+def test_state_is_on_named_volumes(compose):
+    assert set(compose["volumes"]) == {"hub-data", "mariadb-data", "mongodb-data"}
+
+
+def test_databases_have_healthchecks_and_the_hub_waits_for_them(compose):
+    for svc in ("mariadb", "mongodb"):
+        assert compose["services"][svc]["healthcheck"]["test"]
+        assert compose["services"]["hub"]["depends_on"][svc] == {"condition": "service_healthy"}
+
+
+def test_inline_defaults_match_the_schema():
+    text = (ROOT / "compose.yaml").read_text()
+    for key, default in re.findall(r"\$\{(EDAHUB_[A-Z0-9_]+):-([^}]*)\}", text):
+        setting = SETTINGS_BY_KEY[key]
+        if key == "EDAHUB_CA_BUNDLE":
+            assert default == "/dev/null"  # an empty build secret when no bundle is given
+        elif default:
+            assert default == setting.default, f"{key}: compose says {default!r}"
+
+
+def test_every_referenced_variable_is_a_setting():
+    text = (ROOT / "compose.yaml").read_text()
+    for key in re.findall(r"\$\{([A-Z0-9_]+)[:}]", text):
+        assert key in SETTINGS_BY_KEY, f"compose.yaml uses {key}, which the schema lacks"

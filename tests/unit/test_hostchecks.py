@@ -1,0 +1,96 @@
+"""bootstrap's host checks and the errors they give."""
+
+import socket
+import subprocess
+
+import pytest
+
+from edahub import hostchecks
+from edahub.console import UserError
+
+
+def test_port_in_use_is_reported_with_the_fix():
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        with pytest.raises(UserError) as raised:
+            hostchecks.check_port_free("127.0.0.1", port)
+    assert f"port {port} on 127.0.0.1 is already in use" in str(raised.value)
+    assert "EDAHUB_HUB_PORT" in raised.value.fix
+
+
+def test_free_port_passes():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    assert hostchecks.check_port_free("127.0.0.1", port) == f"port {port} is free"
+
+
+def test_port_held_by_our_own_hub_passes():
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        assert "already" in hostchecks.check_port_free("127.0.0.1", port, already_ours=True)
+
+
+def test_foreign_address_is_reported():
+    with pytest.raises(UserError, match="not an address of this host"):
+        hostchecks.check_port_free("192.0.2.77", 8000)
+
+
+def test_too_little_disk_space(tmp_path):
+    with pytest.raises(UserError, match="GiB free") as raised:
+        hostchecks.check_disk_space(tmp_path, min_free_gib=10**9)
+    assert "docker system prune" in raised.value.fix
+
+
+def test_enough_disk_space(tmp_path):
+    assert "GiB free" in hostchecks.check_disk_space(tmp_path, min_free_gib=0)
+
+
+def test_unreachable_engine_says_how_to_start_it():
+    def factory():
+        raise ConnectionError("Error while fetching server API version: Connection refused")
+
+    with pytest.raises(UserError, match="cannot reach the Docker engine") as raised:
+        hostchecks.check_docker_engine(factory)
+    assert "systemctl start docker" in raised.value.fix
+
+
+def test_socket_permission_denied_says_to_use_the_docker_group():
+    def factory():
+        raise PermissionError("Permission denied")
+
+    with pytest.raises(UserError) as raised:
+        hostchecks.check_docker_engine(factory)
+    assert "docker` group" in raised.value.fix
+
+
+def _runner(returncode, stdout):
+    def run(cmd, check=True):
+        return subprocess.CompletedProcess(cmd, returncode, stdout=stdout)
+
+    return run
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("2.26.1-4\n", (2, 26, 1)), ("v2.29.7", (2, 29, 7)), ("garbage", None), ("", None),
+])
+def test_compose_version_parsing(text, expected):
+    assert hostchecks.parse_compose_version(text) == expected
+
+
+def test_compose_v1_or_missing_is_an_error():
+    with pytest.raises(UserError, match="Compose v2"):
+        hostchecks.check_compose_v2(_runner(1, "docker: 'compose' is not a docker command."))
+
+
+def test_old_compose_is_an_error():
+    with pytest.raises(UserError, match="too old"):
+        hostchecks.check_compose_v2(_runner(0, "2.5.0"))
+
+
+def test_recent_compose_passes():
+    assert hostchecks.check_compose_v2(_runner(0, "2.26.1")) == "Compose 2.26.1"
