@@ -14,6 +14,9 @@ def build_parser():
         prog="bootstrap.py",
         description="Set up and start edahub on this host: checks the host, creates .env "
         "with generated secrets, builds the images, starts the stack and prints the login.",
+        epilog="Other commands: " + "; ".join(
+            f"`bootstrap.py {name} --help`: {summary}" for name, (_, summary) in SUBCOMMANDS.items()
+        ),
     )
     parser.add_argument("--yes", "-y", action="store_true",
                         help="do not ask for confirmation")
@@ -30,8 +33,20 @@ def build_parser():
     return parser
 
 
+SUBCOMMANDS = {
+    # name: (module, summary); each module has main(argv) -> exit code.
+    "prepare-host": ("edahub.hostprep", "prepare an Atomic host's container storage (see docs/atomic-host.md)"),
+}
+
+
 def main(argv=None):
     """Entry point: returns the process exit code."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in SUBCOMMANDS:
+        import importlib
+
+        module = importlib.import_module(SUBCOMMANDS[argv[0]][0])
+        return module.main(argv[1:])
     args = build_parser().parse_args(argv)
     inst = installer.Installation(
         env_path=args.env_file.resolve(),

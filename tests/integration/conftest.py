@@ -1,0 +1,43 @@
+"""Users of the shared test stack, made the way people are: sign up, approval, login."""
+
+import secrets
+
+import pytest
+
+from hubclient import HubSession
+
+
+@pytest.fixture(scope="session")
+def admin(stack):
+    session = HubSession(stack.base_url, stack.admin_user)
+    assert session.log_in(stack.admin_password), "the bootstrap admin could not log in"
+    return session
+
+
+@pytest.fixture(scope="session")
+def make_user(stack, admin):
+    """make_user(name) -> a logged-in HubSession for an approved account."""
+    made = {}
+
+    def make(name):
+        if name not in made:
+            password = "pw-" + secrets.token_hex(8)
+            session = HubSession(stack.base_url, name)
+            session.sign_up(password)
+            admin.authorize(name)
+            assert session.log_in(password), f"{name} could not log in after approval"
+            session.password = password
+            made[name] = session
+        return made[name]
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def alice_server(make_user):
+    """alice, logged in, with her server running and JupyterLab opened once."""
+    alice = make_user("alice")
+    alice.spawn_seconds = alice.start_server()
+    response = alice.open_server()
+    assert response.status_code == 200, f"alice's JupyterLab: HTTP {response.status_code}"
+    return alice
