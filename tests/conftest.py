@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -70,9 +70,9 @@ class Stack:
     prefix: str
     network: str
     env_file: Path
-    values: dict
-    admin_user: str
-    admin_password: str
+    values: dict = field(repr=False)  # holds generated secrets: keep them out of tracebacks
+    admin_user: str = "admin"
+    admin_password: str = field(default="", repr=False)
 
     def compose(self, *args):
         return ["docker", "compose", "--project-directory", str(ROOT), "-f",

@@ -33,9 +33,15 @@ class HubSession:
         kwargs.setdefault("timeout", self.timeout)
         return self.http.get(self.url(path), **kwargs)
 
+    def cookie(self, name, path="/hub/"):
+        """The cookie ``name`` whose path covers ``path`` (the hub and each server set their own)."""
+        matches = [c for c in self.http.cookies if c.name == name and path.startswith(c.path)]
+        matches.sort(key=lambda c: len(c.path), reverse=True)
+        return matches[0].value if matches else None
+
     def _xsrf(self, page):
         response = self.get(page)
-        token = self.http.cookies.get("_xsrf")
+        token = self.cookie("_xsrf", page)
         if response.status_code != 200 or not token:
             raise HubError(f"GET {page}: {response.status_code}, no _xsrf cookie")
         return token
@@ -64,7 +70,7 @@ class HubSession:
             "/hub/login", {"username": self.username, "password": password},
             allow_redirects=False,
         )
-        return response.status_code == 302 and "jupyterhub-session-id" in self.http.cookies
+        return response.status_code == 302 and self.cookie("jupyterhub-session-id") is not None
 
     def authorize(self, other):
         """As an admin: approve ``other``'s account request at /hub/authorize."""
@@ -77,7 +83,7 @@ class HubSession:
 
     # --- hub REST API, as the logged-in user ----------------------------------------
     def api(self, method, path, **kwargs):
-        token = self.http.cookies.get("_xsrf") or self._xsrf("/hub/home")
+        token = self.cookie("_xsrf", "/hub/api/") or self._xsrf("/hub/home")
         kwargs.setdefault("timeout", self.timeout)
         headers = {"X-XSRFToken": token, **kwargs.pop("headers", {})}
         return self.http.request(method, self.url("/hub/api" + path), headers=headers, **kwargs)
@@ -123,7 +129,7 @@ class HubSession:
 
     def server_api(self, method, path, owner=None, **kwargs):
         owner = owner or self.username
-        token = self.http.cookies.get("_xsrf", path=f"/user/{owner}/") or self.http.cookies.get("_xsrf")
+        token = self.cookie("_xsrf", f"/user/{owner}/api/")
         headers = {"X-XSRFToken": token or "", **kwargs.pop("headers", {})}
         kwargs.setdefault("timeout", self.timeout)
         return self.http.request(method, self.url(f"/user/{owner}/api{path}"),

@@ -102,7 +102,9 @@ def test_another_user_cannot_open_the_first_users_server(stack, alice_server, ma
     bob = make_user("bob")
     assert bob.open_server(owner="alice").status_code == 403
     assert bob.server_api("GET", "/contents", owner="alice").status_code in (302, 403)
-    assert bob.api("POST", "/users/alice/server").status_code == 403
+    # The hub does not even confirm that alice exists to bob.
+    assert bob.api("POST", "/users/alice/server").status_code in (403, 404)
+    assert bob.api("GET", "/users/alice").status_code in (403, 404)
 
 
 def test_home_files_survive_a_server_stop_and_start(stack, alice_server, docker_client):

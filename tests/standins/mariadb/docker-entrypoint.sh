@@ -76,6 +76,7 @@ step_down_from_root() {
 	mkdir -p "$DATADIR"
 	find "$DATADIR" \! -user mysql -exec chown mysql:mysql '{}' +
 	mysql_note "Switching to dedicated user 'mysql'"
+	export HOME=/var/lib/mysql
 	exec setpriv --reuid=mysql --regid=mysql --init-groups "${BASH_SOURCE[0]}" "$@"
 }
 
@@ -150,8 +151,8 @@ temp_server_start() {
 		--wsrep_on=OFF --expire-logs-days=0 --skip-slave-start \
 		--loose-innodb_buffer_pool_load_at_startup=0 &
 	TEMP_SERVER_PID=$!
-	local attempt
-	for attempt in {1..60}; do
+	local _
+	for _ in {1..60}; do
 		if docker_process_sql --dont-use-mysql-root-password --database=mysql <<<'SELECT 1' &>/dev/null; then
 			mysql_note "Temporary server started."
 			return
@@ -182,6 +183,7 @@ sql_string() {
 
 # Quotes a value as an SQL identifier.
 sql_identifier() {
+	# shellcheck disable=SC2016 # the backticks are literal SQL quotes
 	printf '`%s`' "${1//\`/\`\`}"
 }
 
@@ -278,9 +280,9 @@ _main() {
 		set -- mariadbd "$@"
 	fi
 	if [[ $1 == mariadbd || $1 == mysqld ]] && ! wants_help "$@"; then
-		mysql_note "Entrypoint script for edahub's MariaDB test stand-in started."
 		setup_env "$@"
 		step_down_from_root "$@"
+		mysql_note "Entrypoint script for edahub's MariaDB test stand-in started."
 		ensure_datadir_writable
 		if [[ -n $DATABASE_ALREADY_EXISTS ]]; then
 			mysql_note "Database directory $DATADIR already contains a database: Skipping initialization"

@@ -110,6 +110,7 @@ step_down_from_root() {
 	mkdir -p "$DBPATH"
 	find "$DBPATH" /data/configdb \! -user mongodb -exec chown mongodb:mongodb '{}' +
 	mongo_note "Switching to dedicated user 'mongodb'"
+	export HOME=/data/db
 	exec setpriv --reuid=mongodb --regid=mongodb --init-groups "${BASH_SOURCE[0]}" "$@"
 }
 
@@ -144,6 +145,11 @@ ensure_dbpath_writable() {
 	fi
 }
 
+# While this file exists, the image's mongosh wrapper serves only callers
+# that carry EDAHUB_STANDIN_INITDB (this script and the init scripts), so the
+# healthcheck cannot mistake the temporary server for the real one.
+readonly INITDB_MARKER=/tmp/edahub-standin-initdb.running
+
 # Starts mongod on 127.0.0.1:27017 without access control (and without the
 # replica-set and key-file options that would imply it).
 temp_server_start() {
@@ -154,11 +160,13 @@ temp_server_start() {
 	without_arg --keyFile value "${FILTERED_ARGS[@]}"
 	without_arg --replSet value "${FILTERED_ARGS[@]}"
 	mongo_note "Starting temporary server"
+	export EDAHUB_STANDIN_INITDB=1
+	: >"$INITDB_MARKER"
 	"${FILTERED_ARGS[@]}" --bind_ip 127.0.0.1 --port 27017 &
 	TEMP_SERVER_PID=$!
 	mongo=(mongosh --host 127.0.0.1 --port 27017 --quiet)
-	local attempt
-	for attempt in {1..60}; do
+	local _
+	for _ in {1..60}; do
 		if "${mongo[@]}" admin --eval 'quit(0)' &>/dev/null; then
 			mongo_note "Temporary server started."
 			return
@@ -177,6 +185,8 @@ temp_server_stop() {
 	mongo_note "Stopping temporary server"
 	kill "$TEMP_SERVER_PID"
 	wait "$TEMP_SERVER_PID"
+	rm -f "$INITDB_MARKER"
+	unset EDAHUB_STANDIN_INITDB
 	mongo_note "Temporary server stopped"
 }
 
@@ -221,6 +231,8 @@ _main() {
 		DBPATH=${DBPATH:-/data/db}
 		step_down_from_root "$@"
 		mongo_note "Entrypoint script for edahub's MongoDB test stand-in started."
+		# Left behind if an earlier start of this container died mid-init.
+		rm -f "$INITDB_MARKER"
 		file_env MONGO_INITDB_ROOT_USERNAME
 		file_env MONGO_INITDB_ROOT_PASSWORD
 		verify_credentials
