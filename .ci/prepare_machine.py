@@ -24,7 +24,8 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from edahub.console import UserError, progress, run, setup_logging  # noqa: E402
 
-APT_PACKAGES = ["docker.io", "debootstrap", "chromium", "git", "iproute2"]
+# systemd: only for `systemd-analyze verify` of the generated Fedora CoreOS units.
+APT_PACKAGES = ["docker.io", "debootstrap", "chromium", "git", "iproute2", "systemd"]
 PLUGIN_DIR = Path("/usr/libexec/docker/cli-plugins")
 PLUGIN_PACKAGES = {"docker-compose": "docker-compose", "docker-buildx": "docker-buildx"}
 TRIXIE_SOURCES = "deb http://deb.debian.org/debian trixie main\n"
@@ -102,6 +103,20 @@ def ensure_base_images():
     return f"built {' '.join(made)}" if made else "already present"
 
 
+def ensure_host_validators():
+    # The Fedora CoreOS config tests check the generated files with the real tools:
+    # Butane and ignition-validate built from their pinned Go modules (into a cache, see
+    # edahub.hostprep.validators); systemd-analyze comes with APT_PACKAGES.
+    from edahub.hostprep import validators
+
+    done = []
+    for name, tool in validators.TOOLS.items():
+        if not tool.path.is_file():
+            validators.ensure_tool(name)
+            done.append(f"built {name} {tool.version}")
+    return ", ".join(done) or "already present"
+
+
 def _dpkg_installed(package):
     result = subprocess.run(["dpkg-query", "-W", "-f=${Status}", package],
                             capture_output=True, text=True)
@@ -113,10 +128,11 @@ def _docker_answers():
 
 
 STEPS = [
-    ("Debian packages (Docker engine, debootstrap, Chromium)", ensure_apt_packages),
+    ("Debian packages (Docker engine, debootstrap, Chromium, systemd)", ensure_apt_packages),
     ("Docker Compose v2 and buildx plugins", ensure_cli_plugins),
     ("Docker daemon", ensure_docker_daemon),
     ("Debian base image", ensure_base_images),
+    ("Host-config validators (Butane, ignition-validate, systemd-analyze)", ensure_host_validators),
 ]
 
 

@@ -47,7 +47,14 @@ if settings.auth == "native":
 
 # --- Users' servers --------------------------------------------------------------------
 prefix = settings.user_prefix
-c.JupyterHub.spawner_class = "dockerspawner.DockerSpawner"
+# EdahubSpawner is DockerSpawner plus each user's own MariaDB and MongoDB database and
+# account, created before the server starts and passed in as environment variables.
+c.JupyterHub.spawner_class = "edahub_hub.spawner.EdahubSpawner"
+c.EdahubSpawner.db_password_key = settings.db_password_key
+c.EdahubSpawner.mariadb_provisioner_password = settings.mariadb_provisioner_password
+c.EdahubSpawner.mongodb_provisioner_password = settings.mongodb_provisioner_password
+c.EdahubSpawner.shared_datasets = settings.shared_datasets
+c.EdahubSpawner.delete_user_data = settings.delete_user_data
 c.DockerSpawner.image = settings.singleuser_image
 c.DockerSpawner.network_name = settings.network_name
 c.DockerSpawner.use_internal_ip = True

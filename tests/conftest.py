@@ -26,6 +26,15 @@ STANDINS = {
     "mongodb": ("edahub-standin-mongodb:6.0", ROOT / "tests" / "standins" / "mongodb"),
 }
 ADMIN_PASSWORD = "admin-" + secrets.token_hex(8)
+FAILURES = []  # reports of failed tests, setups included: the stack's logs are dumped then
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed:
+        FAILURES.append(report.nodeid)
 
 
 def free_port():
@@ -152,13 +161,24 @@ def stack(docker_client, tmp_path_factory, request):
         print(f"stack healthy in {time.monotonic() - started:.0f}s", file=sys.stderr)
         yield stack
     finally:
-        if request.session.testsfailed:
-            for service in ("hub", "mariadb", "mongodb"):
-                print(f"\n----- {service} logs -----\n{stack.logs(service)}", file=sys.stderr)
+        if FAILURES:
+            dump_logs(stack)
         if not os.environ.get("EDAHUB_TEST_KEEP_STACK"):
             compose.stop()  # down --volumes: the hub stops users' servers first
             remove_user_resources(docker_client, prefix)
         os.environ.pop("COMPOSE_PROJECT_NAME", None)
+
+
+def dump_logs(stack):
+    """Save the services' logs under test-artifacts/ and show the hub's tail."""
+    artifacts = ROOT / "test-artifacts"
+    artifacts.mkdir(exist_ok=True)
+    for service in ("hub", "mariadb", "mongodb"):
+        path = artifacts / f"{stack.project}-{service}.log"
+        path.write_text(stack.logs(service, tail=2000))
+        print(f"saved {service} logs to {path}", file=sys.__stderr__)
+    tail = "\n".join(stack.logs("hub", tail=60).splitlines()[-60:])
+    print(f"----- last lines of the hub's log -----\n{tail}", file=sys.__stderr__)
 
 
 def wait_for_hub(base_url, timeout):

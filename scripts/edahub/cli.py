@@ -35,7 +35,8 @@ def build_parser():
 
 SUBCOMMANDS = {
     # name: (module, summary); each module has main(argv) -> exit code.
-    "prepare-host": ("edahub.hostprep", "prepare an Atomic host's container storage (see docs/atomic-host.md)"),
+    "prepare-host": ("edahub.hostprep", "prepare an Atomic host: detect it, Docker's storage on "
+                     "Atomic Host, a Fedora CoreOS config (see docs/atomic-host.md)"),
 }
 
 

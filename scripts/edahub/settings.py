@@ -351,6 +351,38 @@ SETTINGS = (
         _text, None, secret=True, generate=_random_password,
     ),
     Setting(
+        "EDAHUB_MARIADB_PROVISIONER_PASSWORD", "Databases",
+        "Password of MariaDB's edahub_provisioner account, which the hub uses to create "
+        "each user's database and account. Created with the database volume; changing it "
+        "later needs the account's password changed too (docs/databases.md).",
+        _text, None, secret=True, generate=_random_password, services=("hub", "mariadb"),
+    ),
+    Setting(
+        "EDAHUB_MONGODB_PROVISIONER_PASSWORD", "Databases",
+        "Password of MongoDB's edahub_provisioner account (see "
+        "EDAHUB_MARIADB_PROVISIONER_PASSWORD).",
+        _text, None, secret=True, generate=_random_password, services=("hub", "mongodb"),
+    ),
+    Setting(
+        "EDAHUB_DB_PASSWORD_KEY", "Databases",
+        "Key from which every user's database passwords are derived (64 hex characters); "
+        "they are stored nowhere. Changing it rotates all of them at each user's next "
+        "server start.",
+        _hex_key, None, secret=True, generate=_random_hex(32), services=("hub",),
+    ),
+    Setting(
+        "EDAHUB_SHARED_DATASETS", "Databases",
+        "Give every user read-only access to a shared 'datasets' database in MariaDB and "
+        "MongoDB, which admins fill.",
+        _boolean, "false", services=("hub",),
+    ),
+    Setting(
+        "EDAHUB_DELETE_USER_DATA", "Databases",
+        "When an admin deletes a user in the hub, also drop their databases, database "
+        "accounts and home volume. Off: the data is kept.",
+        _boolean, "false", services=("hub",),
+    ),
+    Setting(
         "EDAHUB_MONGODB_ROOT_PASSWORD", "Databases",
         "Password of MongoDB's root account (user 'root'). Only the database container "
         "receives it; users never see it.",

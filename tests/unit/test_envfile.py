@@ -7,10 +7,9 @@ import pytest
 from dotenv import dotenv_values
 
 from edahub import envfile
-from edahub.settings import SettingsError, load_settings
+from edahub.settings import SETTINGS, SettingsError, load_settings
 
-GENERATED = ["EDAHUB_COOKIE_SECRET", "EDAHUB_CRYPT_KEY",
-             "EDAHUB_MARIADB_ROOT_PASSWORD", "EDAHUB_MONGODB_ROOT_PASSWORD"]
+GENERATED = [s.key for s in SETTINGS if s.generate]
 
 
 def test_new_file_has_generated_secrets_and_mode_0600(tmp_path):

@@ -4,12 +4,8 @@ import pytest
 
 from edahub.settings import SETTINGS, SettingsError, keys_for_service, load_settings
 
-SECRETS = {
-    "EDAHUB_COOKIE_SECRET": "ab" * 32,
-    "EDAHUB_CRYPT_KEY": "cd" * 32,
-    "EDAHUB_MARIADB_ROOT_PASSWORD": "mariadb-root-secret",
-    "EDAHUB_MONGODB_ROOT_PASSWORD": "mongodb-root-secret",
-}
+# A value for every secret that bootstrap generates, made by the schema's own generators.
+SECRETS = {s.key: s.generate() for s in SETTINGS if s.generate}
 
 
 def test_defaults_apply_to_empty_values():
@@ -60,6 +56,11 @@ def test_malformed_values_name_the_setting_and_the_rule(key, value, message):
     text = str(raised.value)
     assert key in text and message in text
     assert "How to fix" in text
+
+
+def test_generated_secrets_are_valid_and_distinct():
+    assert len(set(SECRETS.values())) == len(SECRETS)
+    load_settings(SECRETS)
 
 
 def test_every_problem_is_reported_at_once():
@@ -118,9 +119,7 @@ def test_a_consumer_checks_only_its_keys():
     # The hub receives neither database root password.
     hub_keys = keys_for_service("hub")
     assert "EDAHUB_MARIADB_ROOT_PASSWORD" not in hub_keys
-    settings = load_settings(
-        {"EDAHUB_COOKIE_SECRET": "ab" * 32, "EDAHUB_CRYPT_KEY": "cd" * 32}, keys=hub_keys
-    )
+    settings = load_settings({k: v for k, v in SECRETS.items() if k in hub_keys}, keys=hub_keys)
     assert settings.user_prefix == "edahub"
     assert not hasattr(settings, "mariadb_root_password")
 

@@ -221,6 +221,14 @@ docker_setup_db() {
 			sql_create_user+=" GRANT ALL ON $(sql_identifier "$MARIADB_DATABASE").* TO $(sql_string "$MARIADB_USER")@'%';"
 		fi
 	fi
+	# Like the official image: root@MARIADB_ROOT_HOST (default '%') besides
+	# root@localhost, unless MARIADB_ROOT_HOST=localhost.
+	local root_host=${MARIADB_ROOT_HOST:-%} sql_remote_root=''
+	if [[ $root_host != localhost ]]; then
+		sql_remote_root="CREATE USER 'root'@$(sql_string "$root_host") IDENTIFIED BY ${root_password};
+		GRANT ALL ON *.* TO 'root'@$(sql_string "$root_host") WITH GRANT OPTION;
+		GRANT PROXY ON ''@'%' TO 'root'@$(sql_string "$root_host") WITH GRANT OPTION;"
+	fi
 	# --database=mysql overrides MARIADB_DATABASE, which does not exist yet.
 	docker_process_sql --dont-use-mysql-root-password --database=mysql --binary-mode <<-EOSQL
 		SET @@SESSION.SQL_LOG_BIN=0;
@@ -228,9 +236,7 @@ docker_setup_db() {
 		DROP USER IF EXISTS root@'127.0.0.1', root@'::1', ''@'localhost', ''@'%';
 		EXECUTE IMMEDIATE CONCAT('DROP USER IF EXISTS root@\'', @@hostname, '\', \'\'@\'', @@hostname, '\'');
 		SET PASSWORD FOR 'root'@'localhost' = PASSWORD(${root_password});
-		CREATE USER 'root'@'%' IDENTIFIED BY ${root_password};
-		GRANT ALL ON *.* TO 'root'@'%' WITH GRANT OPTION;
-		GRANT PROXY ON ''@'%' TO 'root'@'%' WITH GRANT OPTION;
+		${sql_remote_root}
 		$(for host in 127.0.0.1 ::1 localhost; do
 			printf "CREATE USER 'healthcheck'@'%s' IDENTIFIED BY '%s';\n" "$host" "$healthcheck_password"
 		done)

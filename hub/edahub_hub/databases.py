@@ -1,0 +1,186 @@
+"""Each user's own MariaDB and MongoDB database and account.
+
+Names. Hub usernames may hold characters that database and account names cannot (dots,
+quotes, '$', unicode, any length). ``database_name`` maps a username to
+``u_<safe part>_<hash>``: the safe part keeps the lowercase letters and digits of the
+name (others become '_', at most 20 characters) so an admin recognises it, and the hash
+(the first 10 hex digits of the name's SHA-256) keeps two names apart that the safe part
+would merge ("a.b" and "a_b"). The result matches ``[a-z0-9_]{1,41}``, which is a valid
+database and account name in both engines; it is used as both.
+
+Passwords are derived, never stored: HMAC-SHA256(EDAHUB_DB_PASSWORD_KEY, engine + ":" +
+username) in hex. They are the same after every restart, and changing the key rotates
+all of them: the next spawn sets the new one.
+
+Provisioning runs before each spawn and is idempotent: the database and account are
+created when missing; an existing database is never touched; the password is reset to
+the derived one (that is how a key rotation takes effect).
+"""
+
+import hashlib
+import hmac
+import re
+import time
+import unicodedata
+from dataclasses import dataclass
+
+MARIADB_HOST = "mariadb"
+MARIADB_PORT = 3306
+MONGODB_HOST = "mongodb"
+MONGODB_PORT = 27017
+PROVISIONER = "edahub_provisioner"
+SHARED_DATASETS = "datasets"
+SAFE_NAME = re.compile(r"^u_[a-z0-9_]{1,20}_[0-9a-f]{10}$")
+
+
+def database_name(username):
+    """The database and account name of ``username`` in both engines."""
+    digest = hashlib.sha256(username.encode("utf-8")).hexdigest()[:10]
+    folded = unicodedata.normalize("NFKD", username).encode("ascii", "ignore").decode().lower()
+    safe = re.sub(r"[^a-z0-9]+", "_", folded).strip("_")[:20].strip("_") or "x"
+    name = f"u_{safe}_{digest}"
+    assert SAFE_NAME.match(name), name
+    return name
+
+
+def derive_password(key_hex, engine, username):
+    """The password of ``username``'s account in ``engine`` ("mariadb" or "mongodb")."""
+    message = f"{engine}:{username}".encode("utf-8")
+    return hmac.new(bytes.fromhex(key_hex), message, hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """One user's accounts in both engines."""
+
+    name: str
+    mariadb_password: str
+    mongodb_password: str
+
+    def environment(self):
+        """Environment variables for the user's server, with the clients' usual names."""
+        mariadb_url = (f"mysql+pymysql://{self.name}:{self.mariadb_password}"
+                       f"@{MARIADB_HOST}:{MARIADB_PORT}/{self.name}")
+        mongodb_uri = (f"mongodb://{self.name}:{self.mongodb_password}@{MONGODB_HOST}:"
+                       f"{MONGODB_PORT}/{self.name}?authSource={self.name}")
+        return {
+            "MARIADB_HOST": MARIADB_HOST,
+            "MARIADB_PORT": str(MARIADB_PORT),
+            "MARIADB_DATABASE": self.name,
+            "MARIADB_USER": self.name,
+            "MARIADB_PASSWORD": self.mariadb_password,
+            "MARIADB_URL": mariadb_url,
+            "DATABASE_URL": mariadb_url,
+            "MONGODB_HOST": MONGODB_HOST,
+            "MONGODB_PORT": str(MONGODB_PORT),
+            "MONGODB_DATABASE": self.name,
+            "MONGODB_USER": self.name,
+            "MONGODB_PASSWORD": self.mongodb_password,
+            "MONGODB_URI": mongodb_uri,
+        }
+
+
+def credentials_for(username, key_hex):
+    """``username``'s database name and derived passwords."""
+    return Credentials(
+        name=database_name(username),
+        mariadb_password=derive_password(key_hex, "mariadb", username),
+        mongodb_password=derive_password(key_hex, "mongodb", username),
+    )
+
+
+def is_connection_error(error):
+    """True for errors that mean "not reachable yet", worth retrying; not for refusals."""
+    code = getattr(error, "args", [None])[0]
+    if type(error).__module__.startswith("pymysql") and code in (2002, 2003, 2006, 2013):
+        return True
+    from pymongo.errors import ConnectionFailure
+
+    return isinstance(error, ConnectionFailure)
+
+
+def retry(action, what, attempts=10, delay=1.0, log=None):
+    """Call ``action``, retrying while the database is not reachable (it may be starting)."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return action()
+        except Exception as error:  # each driver has its own error classes
+            if attempt == attempts or not is_connection_error(error):
+                raise
+            if log:
+                log.warning("%s: cannot connect yet (%s); retrying (%d/%d)", what,
+                            type(error).__name__, attempt, attempts)
+            time.sleep(delay)
+
+
+class MariaDBProvisioner:
+    """Creates and drops users' databases with the least-privileged provisioning account."""
+
+    def __init__(self, password, host=MARIADB_HOST, port=MARIADB_PORT):
+        self.password = password
+        self.host = host
+        self.port = port
+
+    def _connect(self):
+        import pymysql
+
+        return pymysql.connect(host=self.host, port=self.port, user=PROVISIONER,
+                               password=self.password, connect_timeout=5, autocommit=True)
+
+    def ensure(self, creds, shared_datasets=False):
+        """Create ``creds.name``'s database and account if missing; set its password."""
+        assert SAFE_NAME.match(creds.name)
+        with self._connect() as conn, conn.cursor() as cur:
+            cur.execute(f"CREATE DATABASE IF NOT EXISTS `{creds.name}`")
+            cur.execute("CREATE USER IF NOT EXISTS %s@'%%' IDENTIFIED BY %s "
+                        "WITH MAX_USER_CONNECTIONS 30", (creds.name, creds.mariadb_password))
+            cur.execute("ALTER USER %s@'%%' IDENTIFIED BY %s", (creds.name, creds.mariadb_password))
+            cur.execute(f"GRANT ALL PRIVILEGES ON `{creds.name}`.* TO %s@'%%'", (creds.name,))
+            if shared_datasets:
+                cur.execute(f"GRANT SELECT ON `{SHARED_DATASETS}`.* TO %s@'%%'", (creds.name,))
+
+    def drop(self, name):
+        """Drop the database and account ``name`` (an admin's explicit request)."""
+        assert SAFE_NAME.match(name)
+        with self._connect() as conn, conn.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+            cur.execute("DROP USER IF EXISTS %s@'%%'", (name,))
+
+
+class MongoDBProvisioner:
+    """The same for MongoDB: a user in their own database, with dbOwner on it only."""
+
+    def __init__(self, password, host=MONGODB_HOST, port=MONGODB_PORT):
+        self.password = password
+        self.host = host
+        self.port = port
+
+    def _client(self):
+        from pymongo import MongoClient
+
+        return MongoClient(host=self.host, port=self.port, username=PROVISIONER,
+                           password=self.password, authSource="admin",
+                           serverSelectionTimeoutMS=5000, connectTimeoutMS=5000)
+
+    def ensure(self, creds, shared_datasets=False):
+        """Create ``creds.name``'s account (in its own database) if missing; set its password."""
+        assert SAFE_NAME.match(creds.name)
+        roles = [{"role": "dbOwner", "db": creds.name}]
+        if shared_datasets:
+            roles.append({"role": "read", "db": SHARED_DATASETS})
+        with self._client() as client:
+            db = client[creds.name]
+            found = db.command("usersInfo", creds.name)["users"]
+            if found:
+                db.command("updateUser", creds.name, pwd=creds.mongodb_password, roles=roles)
+            else:
+                db.command("createUser", creds.name, pwd=creds.mongodb_password, roles=roles)
+
+    def drop(self, name):
+        """Drop the database and account ``name``."""
+        assert SAFE_NAME.match(name)
+        with self._client() as client:
+            db = client[name]
+            if db.command("usersInfo", name)["users"]:
+                db.command("dropUser", name)
+            client.drop_database(name)

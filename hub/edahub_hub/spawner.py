@@ -1,0 +1,75 @@
+"""DockerSpawner with each user's databases provisioned before their server starts."""
+
+import asyncio
+import shlex
+
+from dockerspawner import DockerSpawner
+from traitlets import Bool, Unicode, default
+
+from .databases import MariaDBProvisioner, MongoDBProvisioner, credentials_for, retry
+
+# Written at each start so clients that read ~/.my.cnf (mariadb, RMariaDB, PyMySQL with
+# read_default_file) connect with no arguments. The values come from the container's
+# environment, so no secret appears in this command or in the hub's log.
+WRITE_MY_CNF = (
+    "umask 077 && printf '[client]\\nhost=%s\\nport=%s\\nuser=%s\\npassword=%s\\n"
+    "database=%s\\n' \"$MARIADB_HOST\" \"$MARIADB_PORT\" \"$MARIADB_USER\" "
+    "\"$MARIADB_PASSWORD\" \"$MARIADB_DATABASE\" > \"$HOME/.my.cnf\""
+)
+
+
+class EdahubSpawner(DockerSpawner):
+    """A user's container, with their own MariaDB and MongoDB database and account."""
+
+    db_password_key = Unicode("", config=True, help="EDAHUB_DB_PASSWORD_KEY (hex).")
+    mariadb_provisioner_password = Unicode("", config=True)
+    mongodb_provisioner_password = Unicode("", config=True)
+    shared_datasets = Bool(False, config=True, help="Grant read access to 'datasets'.")
+    delete_user_data = Bool(False, config=True,
+                            help="Drop databases and home volume when the user is deleted.")
+
+    @default("post_start_cmd")
+    def _default_post_start_cmd(self):
+        return "sh -c " + shlex.quote(WRITE_MY_CNF)
+
+    @property
+    def credentials(self):
+        return credentials_for(self.user.name, self.db_password_key)
+
+    def provision_user_databases(self):
+        """Create the user's databases and accounts when missing (blocking; run in a thread)."""
+        creds = self.credentials
+        mariadb = MariaDBProvisioner(self.mariadb_provisioner_password)
+        mongodb = MongoDBProvisioner(self.mongodb_provisioner_password)
+        retry(lambda: mariadb.ensure(creds, self.shared_datasets), "MariaDB provisioning",
+              log=self.log)
+        retry(lambda: mongodb.ensure(creds, self.shared_datasets), "MongoDB provisioning",
+              log=self.log)
+        self.log.info("Databases of %s ready as %s", self.user.name, creds.name)
+
+    async def start(self):
+        # The drivers block; a thread keeps the hub's event loop responsive.
+        await asyncio.get_running_loop().run_in_executor(None, self.provision_user_databases)
+        return await super().start()
+
+    def get_env(self):
+        env = super().get_env()
+        env.update(self.credentials.environment())
+        return env
+
+    async def delete_forever(self):
+        """Called when an admin deletes the user: keep their data unless configured not to."""
+        if not self.delete_user_data:
+            self.log.info("Keeping the data of deleted user %s (EDAHUB_DELETE_USER_DATA is off)",
+                          self.user.name)
+            return
+        name = self.credentials.name
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, MariaDBProvisioner(self.mariadb_provisioner_password).drop, name)
+        await loop.run_in_executor(None, MongoDBProvisioner(self.mongodb_provisioner_password).drop, name)
+        for volume in self.volume_binds:
+            try:
+                await self.docker("remove_volume", name=volume)
+            except Exception as error:
+                self.log.warning("Could not remove volume %s: %s", volume, error)
+        self.log.info("Dropped the databases and home volume of deleted user %s", self.user.name)
