@@ -1,0 +1,335 @@
+"""Backup and restore of edahub's data: both databases and every user's home volume.
+
+    python3 scripts/backup.py create [--output-dir backups]
+    python3 scripts/backup.py restore backups/20261125T201500Z
+
+A backup is a folder named after its UTC time, holding:
+
+- ``mariadb.sql.gz``: mariadb-dump of the users' databases (``u_*``) and ``datasets``, in
+  one transaction (``--single-transaction``: a consistent snapshot of InnoDB tables);
+- ``mongodb.jsonl.gz``: every document of the same databases in MongoDB's canonical
+  Extended JSON (types kept exactly), with their indexes, read while the server is
+  write-locked (``fsyncLock``) so all collections are from one moment;
+- ``homes/<volume>.tar.gz``: each user's home volume;
+- ``manifest.json``: what is inside, with the SHA-256 of every file.
+
+Accounts are not in the backup: users' database passwords are derived from
+EDAHUB_DB_PASSWORD_KEY and their accounts are re-created at their next spawn.
+
+Restore checks the whole backup first (manifest, checksums, every archive readable) and
+that the stack runs with no user server running; only then it replaces the databases
+and home volumes with the backup's content. A backup is written to a ``.partial`` folder
+and renamed when complete, so a folder without that suffix is always whole.
+"""
+
+import argparse
+import gzip
+import hashlib
+import json
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from . import envfile
+from .console import UserError, format_duration, progress, run, setup_logging
+from .installer import ROOT, Installation
+from .settings import load_settings
+
+FORMAT = 1
+MARIADB_DUMP = (
+    'export MYSQL_PWD="$MARIADB_ROOT_PASSWORD"; '
+    "dbs=$(mariadb -uroot -N -e \"SELECT schema_name FROM information_schema.schemata "
+    "WHERE schema_name LIKE 'u\\_%' OR schema_name = 'datasets'\"); "
+    'exec mariadb-dump -uroot --single-transaction --routines --triggers --events '
+    '--hex-blob --add-drop-database --databases $dbs'
+)
+MARIADB_LOAD = 'export MYSQL_PWD="$MARIADB_ROOT_PASSWORD"; exec mariadb -uroot'
+MONGOSH = ('exec mongosh --quiet --host 127.0.0.1 -u "${MONGO_INITDB_ROOT_USERNAME:-root}" '
+           '-p "$MONGO_INITDB_ROOT_PASSWORD" --authenticationDatabase admin --eval "$EDAHUB_JS"')
+MONGODB_DUMP_JS = r"""
+// An arrow function: mongosh --eval prints the value of a last expression, which must
+// not end up in the dump.
+(() => {
+const wanted = db.adminCommand({listDatabases: 1, nameOnly: true}).databases
+  .map(d => d.name).filter(n => /^u_/.test(n) || n === "datasets");
+db.fsyncLock();
+try {
+  for (const name of wanted) {
+    const target = db.getSiblingDB(name);
+    for (const info of target.getCollectionInfos({type: "collection"})) {
+      if (info.name.startsWith("system.")) continue;
+      const coll = target.getCollection(info.name);
+      print(EJSON.stringify({db: name, collection: info.name,
+                             indexes: coll.getIndexes().filter(i => i.name !== "_id_")},
+                            {relaxed: false}));
+      coll.find().forEach(doc => print(EJSON.stringify({db: name, collection: info.name, doc},
+                                                       {relaxed: false})));
+    }
+  }
+} finally {
+  db.fsyncUnlock();
+}
+})();
+"""
+MONGODB_LOAD_JS = r"""
+const fs = require("fs");
+const lines = fs.readFileSync(process.env.EDAHUB_RESTORE_FILE, "utf8").split("\n")
+  .filter(line => line.startsWith('{"db":'));
+const records = lines.map(line => EJSON.parse(line, {relaxed: false}));
+const names = new Set(records.map(r => r.db));
+const existing = db.adminCommand({listDatabases: 1, nameOnly: true}).databases.map(d => d.name)
+  .filter(n => /^u_/.test(n) || n === "datasets");
+for (const name of new Set([...existing, ...names])) db.getSiblingDB(name).dropDatabase();
+for (const r of records) {
+  const coll = db.getSiblingDB(r.db).getCollection(r.collection);
+  if (r.doc !== undefined) coll.insertOne(r.doc);
+  else if (r.indexes.length) db.getSiblingDB(r.db).runCommand(
+    {createIndexes: r.collection, indexes: r.indexes.map(({v, ns, ...spec}) => spec)});
+  else db.getSiblingDB(r.db).createCollection(r.collection);
+}
+print("restored " + records.length + " records in " + names.size + " databases");
+"""
+
+
+def utc_stamp():
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+
+
+def sha256_of(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class Stack:
+    """The running installation a backup is taken from or restored into."""
+
+    def __init__(self, inst):
+        self.inst = inst
+        values = envfile.read_env_file(inst.env_path) if inst.env_path.exists() else {}
+        self.settings = load_settings(values)
+
+    def exec_to_file(self, service, script, out_path, env=None):
+        """Run ``sh -c script`` in ``service``, gzip its output into ``out_path``."""
+        cmd = self.inst.compose("exec", "-T", *(f"--env={k}={v}" for k, v in (env or {}).items()),
+                                service, "sh", "-c", script)
+        with gzip.open(out_path, "wb") as out:
+            proc = subprocess.Popen([str(c) for c in cmd], stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            for block in iter(lambda: proc.stdout.read(1 << 20), b""):
+                out.write(block)
+            err = proc.stderr.read().decode(errors="replace")
+        if proc.wait() != 0:
+            raise UserError(f"reading {service}'s data failed: {err.strip()[-1500:]}")
+
+    def exec_with_input(self, service, script, data, env=None):
+        cmd = self.inst.compose("exec", "-T", *(f"--env={k}={v}" for k, v in (env or {}).items()),
+                                service, "sh", "-c", script)
+        result = subprocess.run([str(c) for c in cmd], input=data, capture_output=True)
+        if result.returncode != 0:
+            raise UserError(f"loading {service}'s data failed: "
+                            f"{result.stderr.decode(errors='replace').strip()[-1500:]}")
+        return result.stdout.decode(errors="replace")
+
+    def copy_into(self, service, local, remote):
+        run(self.inst.compose("cp", local, f"{service}:{remote}"))
+
+    def require_running(self):
+        """The databases run; else an error naming the fix."""
+        result = run(self.inst.compose("ps", "--format", "json"), check=False)
+        states = {}
+        for line in result.stdout.splitlines():
+            line = line.strip()
+            if line.startswith(("{", "[")):
+                parsed = json.loads(line)
+                for entry in parsed if isinstance(parsed, list) else [parsed]:
+                    states[entry.get("Service")] = entry.get("State")
+        down = [s for s in ("mariadb", "mongodb") if states.get(s) != "running"]
+        if down:
+            raise UserError(
+                f"the stack is not running ({', '.join(down)} not up)",
+                "start it with `docker compose up -d` (or `python3 scripts/bootstrap.py`) "
+                "and try again",
+            )
+
+    def home_volumes(self):
+        prefix = f"{self.settings.user_prefix}-home-"
+        result = run(["docker", "volume", "ls", "--format", "{{.Name}}"])
+        return sorted(v for v in result.stdout.split() if v.startswith(prefix))
+
+    def running_user_servers(self):
+        result = run(["docker", "ps", "--format", "{{.Names}}", "--filter",
+                      f"label=org.edahub.user-prefix={self.settings.user_prefix}"])
+        return result.stdout.split()
+
+    def helper(self, *args, volume, read_only, stdin=None, stdout=None):
+        """Run the singleuser image with ``volume`` at /data (for tar), as root, offline."""
+        mode = ":ro" if read_only else ""
+        cmd = ["docker", "run", "--rm", "-i", "--network", "none", "--user", "0",
+               "--entrypoint", "sh", "-v", f"{volume}:/data{mode}",
+               self.settings.singleuser_image, "-c", *args]
+        return subprocess.run(cmd, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE)
+
+
+def create_backup(inst, output_dir):
+    """Take a backup into a new timestamped folder under ``output_dir``; return its path."""
+    stack = Stack(inst)
+    steps = 4
+    with progress(1, steps, "Checking the stack") as status:
+        stack.require_running()
+        volumes = stack.home_volumes()
+        status.text = f"running; {len(volumes)} home volume(s)"
+    final = Path(output_dir) / utc_stamp()
+    if final.exists():
+        raise UserError(f"{final} already exists", "wait a second and try again")
+    partial = final.with_name(final.name + ".partial")
+    (partial / "homes").mkdir(parents=True)
+    manifest = {"format": FORMAT, "created": final.name, "project": inst.project_name or "edahub",
+                "user_prefix": stack.settings.user_prefix, "files": {}}
+    with progress(2, steps, "MariaDB: dumping users' databases (one transaction)"):
+        stack.exec_to_file("mariadb", MARIADB_DUMP, partial / "mariadb.sql.gz")
+    with progress(3, steps, "MongoDB: exporting users' databases (write-locked)"):
+        stack.exec_to_file("mongodb", MONGOSH, partial / "mongodb.jsonl.gz",
+                           env={"EDAHUB_JS": MONGODB_DUMP_JS})
+    with progress(4, steps, f"Home volumes ({len(volumes)})"):
+        for volume in volumes:
+            with open(partial / "homes" / f"{volume}.tar.gz", "wb") as out:
+                result = stack.helper("tar -C /data -czf - --numeric-owner .", volume=volume,
+                                      read_only=True, stdout=out)
+            if result.returncode != 0:
+                raise UserError(f"archiving volume {volume} failed: {result.stderr.decode()[-500:]}")
+    for path in sorted(partial.rglob("*.gz")):
+        manifest["files"][str(path.relative_to(partial))] = {
+            "sha256": sha256_of(path), "bytes": path.stat().st_size}
+    (partial / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    partial.rename(final)
+    return final
+
+
+def verify_backup(folder):
+    """Check a backup folder completely; return its manifest or raise UserError."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise UserError(f"backup folder {folder} does not exist",
+                        "give the path of a folder made by `scripts/backup.py create`")
+    if folder.name.endswith(".partial"):
+        raise UserError(f"{folder} is an unfinished backup", "use a complete backup folder")
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text())
+    except (OSError, ValueError) as e:
+        raise UserError(f"{folder}/manifest.json is missing or unreadable ({e})",
+                        "give the path of a folder made by `scripts/backup.py create`") from None
+    if manifest.get("format") != FORMAT:
+        raise UserError(f"unknown backup format {manifest.get('format')!r}",
+                        "restore it with the edahub version that made it")
+    for required in ("mariadb.sql.gz", "mongodb.jsonl.gz"):
+        if required not in manifest.get("files", {}):
+            raise UserError(f"the manifest does not list {required}", "the backup is incomplete")
+    for name, entry in manifest["files"].items():
+        path = folder / name
+        if not path.is_file():
+            raise UserError(f"{path} is missing", "the backup is incomplete; use another one")
+        if sha256_of(path) != entry["sha256"]:
+            raise UserError(f"{path} is corrupt (its checksum does not match the manifest)",
+                            "use another backup; nothing was changed")
+        try:
+            if name.endswith(".tar.gz"):
+                with tarfile.open(path, "r:gz") as archive:
+                    archive.getmembers()
+            else:
+                with gzip.open(path, "rb") as f:
+                    while f.read(1 << 20):
+                        pass
+        except (OSError, EOFError, tarfile.TarError) as e:
+            raise UserError(f"{path} cannot be read ({e})", "use another backup") from None
+    return manifest
+
+
+def restore_backup(inst, folder):
+    """Replace the databases and home volumes with the backup in ``folder``."""
+    folder = Path(folder)
+    steps = 4
+    with progress(1, steps, "Checking the backup and the stack") as status:
+        manifest = verify_backup(folder)
+        stack = Stack(inst)
+        stack.require_running()
+        running = stack.running_user_servers()
+        if running:
+            raise UserError(
+                f"users' servers are running ({', '.join(running)}); their files would change "
+                "under them",
+                "stop them first (hub admin panel: Stop All) and run restore again",
+            )
+        status.text = f"backup {manifest['created']} is complete and readable"
+    with progress(2, steps, "MariaDB: loading users' databases"):
+        with gzip.open(folder / "mariadb.sql.gz", "rb") as f:
+            stack.exec_with_input("mariadb", MARIADB_LOAD, f.read())
+    with progress(3, steps, "MongoDB: loading users' databases") as status:
+        with tempfile.TemporaryDirectory() as tmp:
+            data = Path(tmp) / "restore.jsonl"
+            data.write_bytes(gzip.decompress((folder / "mongodb.jsonl.gz").read_bytes()))
+            data.chmod(0o644)  # docker cp keeps the mode; mongosh runs as the mongodb user
+            stack.copy_into("mongodb", data, "/tmp/edahub-restore.jsonl")
+        try:
+            output = stack.exec_with_input(
+                "mongodb", MONGOSH, b"",
+                env={"EDAHUB_JS": MONGODB_LOAD_JS, "EDAHUB_RESTORE_FILE": "/tmp/edahub-restore.jsonl"},
+            )
+        finally:
+            run(inst.compose("exec", "-T", "--user", "root", "mongodb", "rm", "-f",
+                             "/tmp/edahub-restore.jsonl"), check=False)
+        status.text = output.strip().splitlines()[-1] if output.strip() else "done"
+    homes = sorted(n for n in manifest["files"] if n.startswith("homes/"))
+    with progress(4, steps, f"Home volumes ({len(homes)})"):
+        for name in homes:
+            volume = Path(name).name.removesuffix(".tar.gz")
+            run(["docker", "volume", "create", volume])
+            with open(folder / name, "rb") as archive:
+                result = stack.helper(
+                    "find /data -mindepth 1 -delete && tar -C /data -xzpf - --numeric-owner",
+                    volume=volume, read_only=False, stdin=archive,
+                )
+            if result.returncode != 0:
+                raise UserError(f"restoring volume {volume} failed: {result.stderr.decode()[-500:]}")
+
+
+def main(argv=None):
+    """Command line of scripts/backup.py."""
+    parser = argparse.ArgumentParser(prog="backup.py", description=__doc__.splitlines()[0])
+    parser.add_argument("--env-file", type=Path, default=ROOT / ".env")
+    parser.add_argument("--project-name")
+    sub = parser.add_subparsers(dest="command", required=True)
+    create = sub.add_parser("create", help="take a backup into a new timestamped folder")
+    create.add_argument("--output-dir", type=Path, default=ROOT / "backups")
+    restore = sub.add_parser("restore", help="replace all data with a backup's")
+    restore.add_argument("folder", type=Path)
+    restore.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    args = parser.parse_args(argv)
+    setup_logging(None)
+    inst = Installation(env_path=args.env_file.resolve(), project_name=args.project_name)
+    started = time.monotonic()
+    try:
+        if args.command == "create":
+            folder = create_backup(inst, args.output_dir)
+            print(f"Backup written to {folder} ({format_duration(time.monotonic() - started)})")
+        else:
+            if not args.yes:
+                if not sys.stdin.isatty():
+                    raise UserError("restore replaces all users' data", "add --yes to confirm")
+                answer = input(f"Replace all users' databases and home files with {args.folder}? [y/N] ")
+                if answer.strip().lower() not in ("y", "yes"):
+                    print("Nothing changed.")
+                    return 1
+            restore_backup(inst, args.folder)
+            print(f"Restored {args.folder} ({format_duration(time.monotonic() - started)}); "
+                  "users get their database accounts back at their next server start")
+        return 0
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1

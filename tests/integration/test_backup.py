@@ -1,0 +1,156 @@
+"""scripts/backup.py: a backup, a wipe and a restore give back exactly what was there."""
+
+import gzip
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from edahub_hub.databases import database_name
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+
+# Runs in the real hub container with the hub's provisioning code and carol's derived
+# credentials: write, wipe or read her rows and documents.
+AS_CAROL = """
+import json, os, sys
+import pymysql, pymongo
+from edahub_hub.databases import MariaDBProvisioner, MongoDBProvisioner, credentials_for
+creds = credentials_for("carol", os.environ["EDAHUB_DB_PASSWORD_KEY"])
+action = sys.argv[1]
+if action == "wipe":
+    MariaDBProvisioner(os.environ["EDAHUB_MARIADB_PROVISIONER_PASSWORD"]).drop(creds.name)
+    MongoDBProvisioner(os.environ["EDAHUB_MONGODB_PROVISIONER_PASSWORD"]).drop(creds.name)
+    sys.exit(0)
+MariaDBProvisioner(os.environ["EDAHUB_MARIADB_PROVISIONER_PASSWORD"]).ensure(creds)
+MongoDBProvisioner(os.environ["EDAHUB_MONGODB_PROVISIONER_PASSWORD"]).ensure(creds)
+conn = pymysql.connect(host="mariadb", user=creds.name, password=creds.mariadb_password,
+                       database=creds.name, autocommit=True)
+cur = conn.cursor()
+mongo = pymongo.MongoClient(creds.environment()["MONGODB_URI"]).get_default_database()
+if action == "write":
+    cur.execute("CREATE TABLE measurements (id INT PRIMARY KEY, value DOUBLE, note TEXT, raw BLOB)")
+    cur.executemany("INSERT INTO measurements VALUES (%s, %s, %s, %s)",
+                    [(i, i / 3, f"n{i} 'quoted' ü", bytes([i % 256, 0, 255])) for i in range(500)])
+    mongo.samples.insert_many([{"_id": i, "v": i * 1.5, "tags": ["a", str(i)],
+                                "big": 2**40 + i} for i in range(300)])
+    mongo.samples.create_index("v")
+try:
+    cur.execute("SELECT COUNT(*), SUM(value), MD5(GROUP_CONCAT(note, HEX(raw) ORDER BY id)) "
+                "FROM measurements")
+    rows = [str(x) for x in cur.fetchone()]
+except pymysql.err.ProgrammingError:  # no such table: wiped
+    rows = ["missing"]
+docs = list(mongo.samples.find().sort("_id", 1))
+indexes = sorted(i["name"] for i in mongo.samples.list_indexes())
+print(json.dumps({"rows": rows, "docs": len(docs), "types": sorted({type(d["big"]).__name__ for d in docs}),
+                  "checksum": sum(d["big"] for d in docs), "indexes": indexes}))
+"""
+
+
+def backup(stack, *args):
+    return subprocess.run(
+        [sys.executable, ROOT / "scripts" / "backup.py", "--env-file", stack.env_file,
+         "--project-name", stack.project, *map(str, args)],
+        capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL,
+    )
+
+
+@pytest.fixture(scope="module")
+def carol_data(stack, docker_client, make_user, tmp_path_factory):
+    """carol's rows, documents and a home file, written for real."""
+    hub = docker_client.containers.get(f"{stack.project}-hub-1")
+
+    def as_carol(action):
+        result = hub.exec_run(["python3", "-c", AS_CAROL, action])
+        assert result.exit_code == 0, result.output.decode()[-2000:]
+        return json.loads(result.output.decode().strip().splitlines()[-1]) if action != "wipe" else None
+
+    carol = make_user("carol")
+    carol.start_server()
+    home = docker_client.containers.get(f"{stack.prefix}-user-carol")
+    assert home.exec_run(["sh", "-c", "mkdir -p results && printf 'r1\\n' > results/a.csv"]).exit_code == 0
+    carol.stop_server()
+    written = as_carol("write")
+    return {"as_carol": as_carol, "written": written, "session": carol,
+            "volume": f"{stack.prefix}-home-carol", "outdir": tmp_path_factory.mktemp("backups")}
+
+
+def read_home_file(stack, docker_client, volume):
+    image = stack.values.get("EDAHUB_SINGLEUSER_IMAGE") or "edahub-singleuser:0.1.0"
+    out = docker_client.containers.run(image, ["cat", "/data/results/a.csv"], remove=True,
+                                       entrypoint="", volumes={volume: {"bind": "/data", "mode": "ro"}})
+    return out.decode()
+
+
+def test_backup_wipe_restore_gives_back_the_exact_data(stack, docker_client, carol_data):
+    result = backup(stack, "create", "--output-dir", carol_data["outdir"])
+    assert result.returncode == 0, result.stdout + result.stderr
+    folder = Path(result.stdout.strip().splitlines()[-1].split("Backup written to ")[1].split(" (")[0])
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert f"homes/{carol_data['volume']}.tar.gz" in manifest["files"]
+    for secret in ("EDAHUB_MARIADB_ROOT_PASSWORD", "EDAHUB_MONGODB_ROOT_PASSWORD"):
+        assert stack.values[secret] not in result.stdout + result.stderr
+    assert database_name("carol").encode() in gzip.decompress((folder / "mariadb.sql.gz").read_bytes())
+
+    carol_data["as_carol"]("wipe")
+    docker_client.containers.run(
+        stack.values.get("EDAHUB_SINGLEUSER_IMAGE") or "edahub-singleuser:0.1.0",
+        ["sh", "-c", "rm -rf /data/results"], remove=True, entrypoint="", user="0",
+        volumes={carol_data["volume"]: {"bind": "/data", "mode": "rw"}})
+    wiped = carol_data["as_carol"]("read")
+    assert wiped["docs"] == 0 and wiped["rows"] == ["missing"]
+
+    result = backup(stack, "restore", folder, "--yes")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert carol_data["as_carol"]("read") == carol_data["written"]
+    # 64-bit integers stay 64-bit (canonical Extended JSON), indexes come back
+    assert carol_data["written"]["types"] == ["Int64"] and carol_data["written"]["indexes"] == ["_id_", "v_1"]
+    assert read_home_file(stack, docker_client, carol_data["volume"]) == "r1\n"
+
+
+def test_restore_of_a_missing_folder_is_refused(stack, tmp_path):
+    result = backup(stack, "restore", tmp_path / "nope", "--yes")
+    assert result.returncode == 1
+    assert "does not exist" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_restore_of_a_corrupt_archive_changes_nothing(stack, carol_data):
+    result = backup(stack, "create", "--output-dir", carol_data["outdir"])
+    assert result.returncode == 0, result.stderr
+    folder = sorted(p for p in carol_data["outdir"].iterdir() if p.is_dir())[-1]
+    before = carol_data["as_carol"]("read")
+    carol_data["as_carol"]("wipe")  # a state the failed restore must leave alone
+    wiped = carol_data["as_carol"]("read")
+    dump = folder / "mongodb.jsonl.gz"
+    data = bytearray(dump.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    dump.write_bytes(bytes(data))
+    result = backup(stack, "restore", folder, "--yes")
+    assert result.returncode == 1
+    assert "is corrupt" in result.stderr and "nothing was changed" in result.stderr
+    assert carol_data["as_carol"]("read") == wiped != before
+
+
+def test_backup_of_a_stack_that_is_not_running_is_refused(stack, tmp_path):
+    result = subprocess.run(
+        [sys.executable, ROOT / "scripts" / "backup.py", "--env-file", stack.env_file,
+         "--project-name", "edahub-not-running", "create", "--output-dir", tmp_path],
+        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert result.returncode == 1
+    assert "the stack is not running" in result.stderr and "docker compose up -d" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_restore_refuses_while_users_servers_run(stack, carol_data):
+    folder = sorted(p for p in carol_data["outdir"].iterdir() if p.is_dir())[0]
+    carol_data["session"].start_server()
+    try:
+        result = backup(stack, "restore", folder, "--yes")
+        assert result.returncode == 1
+        assert "users' servers are running" in result.stderr
+    finally:
+        carol_data["session"].stop_server()
