@@ -13,13 +13,13 @@ from edahub_hub.databases import database_name
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 
-# Runs in the real hub container with the hub's provisioning code and carol's derived
+# Runs in the real hub container with the hub's provisioning code and erin's derived
 # credentials: write, wipe or read her rows and documents.
-AS_CAROL = """
+AS_ERIN = """
 import json, os, sys
 import pymysql, pymongo
 from edahub_hub.databases import MariaDBProvisioner, MongoDBProvisioner, credentials_for
-creds = credentials_for("carol", os.environ["EDAHUB_DB_PASSWORD_KEY"])
+creds = credentials_for("erin", os.environ["EDAHUB_DB_PASSWORD_KEY"])
 action = sys.argv[1]
 if action == "wipe":
     MariaDBProvisioner(os.environ["EDAHUB_MARIADB_PROVISIONER_PASSWORD"]).drop(creds.name)
@@ -60,23 +60,23 @@ def backup(stack, *args):
 
 
 @pytest.fixture(scope="module")
-def carol_data(stack, docker_client, make_user, tmp_path_factory):
-    """carol's rows, documents and a home file, written for real."""
+def erin_data(stack, docker_client, make_user, tmp_path_factory):
+    """erin's rows, documents and a home file, written for real."""
     hub = docker_client.containers.get(f"{stack.project}-hub-1")
 
-    def as_carol(action):
-        result = hub.exec_run(["python3", "-c", AS_CAROL, action])
+    def as_erin(action):
+        result = hub.exec_run(["python3", "-c", AS_ERIN, action])
         assert result.exit_code == 0, result.output.decode()[-2000:]
         return json.loads(result.output.decode().strip().splitlines()[-1]) if action != "wipe" else None
 
-    carol = make_user("carol")
-    carol.start_server()
-    home = docker_client.containers.get(f"{stack.prefix}-user-carol")
+    erin = make_user("erin")
+    erin.start_server()
+    home = docker_client.containers.get(f"{stack.prefix}-user-erin")
     assert home.exec_run(["sh", "-c", "mkdir -p results && printf 'r1\\n' > results/a.csv"]).exit_code == 0
-    carol.stop_server()
-    written = as_carol("write")
-    return {"as_carol": as_carol, "written": written, "session": carol,
-            "volume": f"{stack.prefix}-home-carol", "outdir": tmp_path_factory.mktemp("backups")}
+    erin.stop_server()
+    written = as_erin("write")
+    return {"as_erin": as_erin, "written": written, "session": erin,
+            "volume": f"{stack.prefix}-home-erin", "outdir": tmp_path_factory.mktemp("backups")}
 
 
 def read_home_file(stack, docker_client, volume):
@@ -86,30 +86,30 @@ def read_home_file(stack, docker_client, volume):
     return out.decode()
 
 
-def test_backup_wipe_restore_gives_back_the_exact_data(stack, docker_client, carol_data):
-    result = backup(stack, "create", "--output-dir", carol_data["outdir"])
+def test_backup_wipe_restore_gives_back_the_exact_data(stack, docker_client, erin_data):
+    result = backup(stack, "create", "--output-dir", erin_data["outdir"])
     assert result.returncode == 0, result.stdout + result.stderr
     folder = Path(result.stdout.strip().splitlines()[-1].split("Backup written to ")[1].split(" (")[0])
     manifest = json.loads((folder / "manifest.json").read_text())
-    assert f"homes/{carol_data['volume']}.tar.gz" in manifest["files"]
+    assert f"homes/{erin_data['volume']}.tar.gz" in manifest["files"]
     for secret in ("EDAHUB_MARIADB_ROOT_PASSWORD", "EDAHUB_MONGODB_ROOT_PASSWORD"):
         assert stack.values[secret] not in result.stdout + result.stderr
-    assert database_name("carol").encode() in gzip.decompress((folder / "mariadb.sql.gz").read_bytes())
+    assert database_name("erin").encode() in gzip.decompress((folder / "mariadb.sql.gz").read_bytes())
 
-    carol_data["as_carol"]("wipe")
+    erin_data["as_erin"]("wipe")
     docker_client.containers.run(
         stack.values.get("EDAHUB_SINGLEUSER_IMAGE") or "edahub-singleuser:0.1.0",
         ["sh", "-c", "rm -rf /data/results"], remove=True, entrypoint="", user="0",
-        volumes={carol_data["volume"]: {"bind": "/data", "mode": "rw"}})
-    wiped = carol_data["as_carol"]("read")
+        volumes={erin_data["volume"]: {"bind": "/data", "mode": "rw"}})
+    wiped = erin_data["as_erin"]("read")
     assert wiped["docs"] == 0 and wiped["rows"] == ["missing"]
 
     result = backup(stack, "restore", folder, "--yes")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert carol_data["as_carol"]("read") == carol_data["written"]
+    assert erin_data["as_erin"]("read") == erin_data["written"]
     # 64-bit integers stay 64-bit (canonical Extended JSON), indexes come back
-    assert carol_data["written"]["types"] == ["Int64"] and carol_data["written"]["indexes"] == ["_id_", "v_1"]
-    assert read_home_file(stack, docker_client, carol_data["volume"]) == "r1\n"
+    assert erin_data["written"]["types"] == ["Int64"] and erin_data["written"]["indexes"] == ["_id_", "v_1"]
+    assert read_home_file(stack, docker_client, erin_data["volume"]) == "r1\n"
 
 
 def test_restore_of_a_missing_folder_is_refused(stack, tmp_path):
@@ -118,13 +118,13 @@ def test_restore_of_a_missing_folder_is_refused(stack, tmp_path):
     assert "does not exist" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_restore_of_a_corrupt_archive_changes_nothing(stack, carol_data):
-    result = backup(stack, "create", "--output-dir", carol_data["outdir"])
+def test_restore_of_a_corrupt_archive_changes_nothing(stack, erin_data):
+    result = backup(stack, "create", "--output-dir", erin_data["outdir"])
     assert result.returncode == 0, result.stderr
-    folder = sorted(p for p in carol_data["outdir"].iterdir() if p.is_dir())[-1]
-    before = carol_data["as_carol"]("read")
-    carol_data["as_carol"]("wipe")  # a state the failed restore must leave alone
-    wiped = carol_data["as_carol"]("read")
+    folder = sorted(p for p in erin_data["outdir"].iterdir() if p.is_dir())[-1]
+    before = erin_data["as_erin"]("read")
+    erin_data["as_erin"]("wipe")  # a state the failed restore must leave alone
+    wiped = erin_data["as_erin"]("read")
     dump = folder / "mongodb.jsonl.gz"
     data = bytearray(dump.read_bytes())
     data[len(data) // 2] ^= 0xFF
@@ -132,7 +132,7 @@ def test_restore_of_a_corrupt_archive_changes_nothing(stack, carol_data):
     result = backup(stack, "restore", folder, "--yes")
     assert result.returncode == 1
     assert "is corrupt" in result.stderr and "nothing was changed" in result.stderr
-    assert carol_data["as_carol"]("read") == wiped != before
+    assert erin_data["as_erin"]("read") == wiped != before
 
 
 def test_backup_of_a_stack_that_is_not_running_is_refused(stack, tmp_path):
@@ -145,12 +145,12 @@ def test_backup_of_a_stack_that_is_not_running_is_refused(stack, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_restore_refuses_while_users_servers_run(stack, carol_data):
-    folder = sorted(p for p in carol_data["outdir"].iterdir() if p.is_dir())[0]
-    carol_data["session"].start_server()
+def test_restore_refuses_while_users_servers_run(stack, erin_data):
+    folder = sorted(p for p in erin_data["outdir"].iterdir() if p.is_dir())[0]
+    erin_data["session"].start_server()
     try:
         result = backup(stack, "restore", folder, "--yes")
         assert result.returncode == 1
         assert "users' servers are running" in result.stderr
     finally:
-        carol_data["session"].stop_server()
+        erin_data["session"].stop_server()
