@@ -1,6 +1,7 @@
 """DockerSpawner with each user's databases provisioned before their server starts."""
 
 import asyncio
+import functools
 import shlex
 
 from dockerspawner import DockerSpawner
@@ -63,13 +64,12 @@ class EdahubSpawner(DockerSpawner):
             self.log.info("Keeping the data of deleted user %s (EDAHUB_DELETE_USER_DATA is off)",
                           self.user.name)
             return
-        name = self.credentials.name
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, MariaDBProvisioner(self.mariadb_provisioner_password).drop, name)
-        await loop.run_in_executor(None, MongoDBProvisioner(self.mongodb_provisioner_password).drop, name)
-        for volume in self.volume_binds:
-            try:
-                await self.docker("remove_volume", name=volume)
-            except Exception as error:
-                self.log.warning("Could not remove volume %s: %s", volume, error)
+        from .userdata import drop_user_data
+
+        [volume] = self.volume_binds  # the home volume, named from DockerSpawner.volumes
+        await asyncio.get_running_loop().run_in_executor(None, functools.partial(
+            drop_user_data, self.user.name, volume=volume,
+            mariadb_password=self.mariadb_provisioner_password,
+            mongodb_password=self.mongodb_provisioner_password,
+        ))
         self.log.info("Dropped the databases and home volume of deleted user %s", self.user.name)

@@ -1,0 +1,72 @@
+"""Admin command: drop a user's data (databases, accounts, home volume) for good.
+
+    docker compose exec hub python3 -m edahub_hub.userdata drop USERNAME --yes
+
+Deleting a user in the hub keeps their data unless EDAHUB_DELETE_USER_DATA is on; this
+command is how an admin removes it later (or for a user who still exists, whose server
+must be stopped first). The same code runs for EDAHUB_DELETE_USER_DATA.
+"""
+
+import argparse
+import os
+import sys
+
+from .databases import MariaDBProvisioner, MongoDBProvisioner, database_name
+
+
+def home_volume_name(user_prefix, username):
+    """The home volume DockerSpawner made for ``username`` (its escaping, its template)."""
+    from dockerspawner import DockerSpawner
+
+    return f"{user_prefix}-home-{DockerSpawner._escape(username)}"
+
+
+def drop_user_data(username, *, mariadb_password, mongodb_password, volume, docker_client=None):
+    """Drop ``username``'s databases, accounts and home ``volume``; return what was removed."""
+    name = database_name(username)
+    MariaDBProvisioner(mariadb_password).drop(name)
+    MongoDBProvisioner(mongodb_password).drop(name)
+    removed = [f"MariaDB database and account {name}", f"MongoDB database and account {name}"]
+    if docker_client is None:
+        import docker
+
+        docker_client = docker.from_env()
+    import docker.errors
+
+    try:
+        docker_client.volumes.get(volume).remove()
+        removed.append(f"home volume {volume}")
+    except docker.errors.NotFound:
+        pass
+    except docker.errors.APIError as error:  # in use by a running server
+        raise SystemExit(f"error: cannot remove {volume}: {error.explanation}\n"
+                         "  How to fix: stop the user's server first, then run this again")
+    return removed
+
+
+def main(argv=None):
+    """Command-line entry point (run inside the hub container)."""
+    parser = argparse.ArgumentParser(prog="python3 -m edahub_hub.userdata",
+                                     description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    drop = sub.add_parser("drop", help="drop a user's databases, accounts and home volume")
+    drop.add_argument("username")
+    drop.add_argument("--yes", action="store_true", help="confirm; without it nothing happens")
+    args = parser.parse_args(argv)
+    if not args.yes:
+        print(f"This drops {args.username!r}'s databases and home files for good. "
+              "Add --yes to do it.", file=sys.stderr)
+        return 1
+    removed = drop_user_data(
+        args.username,
+        mariadb_password=os.environ["EDAHUB_MARIADB_PROVISIONER_PASSWORD"],
+        mongodb_password=os.environ["EDAHUB_MONGODB_PROVISIONER_PASSWORD"],
+        volume=home_volume_name(os.environ.get("EDAHUB_USER_PREFIX") or "edahub", args.username),
+    )
+    for item in removed:
+        print(f"removed {item}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
