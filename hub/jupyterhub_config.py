@@ -9,8 +9,16 @@ import sys
 
 from edahub.settings import SettingsError, keys_for_service, load_settings
 
+# A secret given as a file (<KEY>_FILE in .env) arrives as a compose secret (compose.yaml);
+# an empty file means it was not given.
+SECRET_FILES = {"EDAHUB_BITBUCKET_CLIENT_SECRET": "/run/secrets/bitbucket_client_secret"}
+environ = dict(os.environ)
+for key, path in SECRET_FILES.items():
+    if os.path.exists(path) and os.path.getsize(path) > 0:
+        environ[f"{key}_FILE"] = path
+
 try:
-    settings = load_settings(os.environ, keys=keys_for_service("hub"))
+    settings = load_settings(environ, keys=keys_for_service("hub"))
 except SettingsError as error:
     print(f"edahub: the hub cannot start: {error}", file=sys.stderr, flush=True)
     sys.exit(1)
@@ -30,10 +38,39 @@ c.JupyterHub.log_level = settings.log_level
 # Stop users' servers when the hub stops, so `docker compose down` leaves nothing behind
 # on the network it removes.
 c.JupyterHub.cleanup_servers = True
+if settings.public_url:
+    # Absolute redirects use it, and an https:// URL makes every cookie Secure (the hub's
+    # and users' servers'), also behind a reverse proxy that ends TLS.
+    c.JupyterHub.public_url = settings.public_url + "/"
+    if settings.public_url.startswith("https://"):
+        # ...but not the _xsrf cookies, of the hub and of users' servers: mark them too.
+        c.JupyterHub.tornado_settings.update({"cookie_options": {"secure": True}})
+        from edahub_hub.https import secure_xsrf_cookie
 
-# --- Login ---------------------------------------------------------------------------
-c.Authenticator.admin_users = {settings.admin_user}
+        c.Spawner.pre_spawn_hook = secure_xsrf_cookie
+
+# --- HTTPS (docs/https.md) -------------------------------------------------------------
+if settings.tls_cert:
+    from edahub_hub import https
+
+    problem = https.tls_problem(settings.tls_cert, settings.tls_key)
+    if problem:
+        print(f"edahub: the hub cannot start: {problem}", file=sys.stderr, flush=True)
+        sys.exit(1)
+    c.JupyterHub.ssl_cert = https.CERT
+    c.JupyterHub.ssl_key = https.KEY
+    c.JupyterHub.bind_url = "https://:8000"
+    # Plain HTTP on the second published port gets a 301 to the HTTPS URL.
+    c.ConfigurableHTTPProxy.command = https.proxy_command(settings.public_url)
+elif not (settings.public_url or "").startswith("https://"):
+    print("edahub: warning: serving plain HTTP: passwords, cookies and notebooks cross the "
+          "network unencrypted. Fine for a trial on this machine; otherwise set "
+          "EDAHUB_TLS_CERT and EDAHUB_TLS_KEY, or put a TLS proxy in front (docs/https.md).",
+          file=sys.stderr, flush=True)
+
+# --- Login (docs/login.md) ------------------------------------------------------------
 if settings.auth == "native":
+    c.Authenticator.admin_users = {settings.admin_user}
     c.JupyterHub.authenticator_class = "edahub_hub.auth.FirstRunAuthenticator"
     c.FirstRunAuthenticator.admin_password_hash = settings.admin_password_hash or ""
     # NativeAuthenticator admits only accounts an admin approved; it is the allow rule.
@@ -44,6 +81,28 @@ if settings.auth == "native":
     # Lock an account for 10 minutes after 5 wrong passwords in a row.
     c.NativeAuthenticator.allowed_failed_logins = 5
     c.NativeAuthenticator.seconds_before_next_try = 600
+elif settings.auth == "bitbucket":
+    # Bitbucket Cloud OAuth; a person's hub name is their Bitbucket username. Who may log
+    # in is decided only by these settings (the settings layer refuses an empty rule).
+    bitbucket = c.EdahubBitbucketOAuthenticator
+    c.JupyterHub.authenticator_class = "edahub_hub.bitbucket.EdahubBitbucketOAuthenticator"
+    bitbucket.client_id = settings.bitbucket_client_id
+    bitbucket.client_secret = settings.bitbucket_client_secret
+    bitbucket.oauth_callback_url = f"{settings.public_url}/hub/oauth_callback"
+    bitbucket.bitbucket_url = settings.bitbucket_url
+    bitbucket.api_url = settings.bitbucket_api_url
+    admins = set(settings.bitbucket_admin_users or ())
+    bitbucket.allow_all = settings.bitbucket_allow_all
+    bitbucket.allowed_users = set(settings.bitbucket_allowed_users or ()) | admins
+    bitbucket.allowed_workspaces = set(settings.bitbucket_allowed_workspaces or ())
+    # The admin role lists exactly the configured admins: removing a name from the
+    # setting removes the rights, which Authenticator.admin_users never does.
+    c.JupyterHub.load_roles.append({"name": "admin", "users": sorted(admins)})
+    bitbucket.custom_403_message = (
+        "Your Bitbucket account is not allowed on this edahub. If you need access, ask "
+        "its administrator to add your Bitbucket username, or a workspace you belong "
+        "to, to the allow list."
+    )
 
 # --- Users' servers --------------------------------------------------------------------
 prefix = settings.user_prefix

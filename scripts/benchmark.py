@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Measure edahub's start-up and spawn times on this machine and print the numbers.
 
-    python3 scripts/benchmark.py [--users 10] [--mariadb-image IMG --mongodb-image IMG]
+    python3 scripts/benchmark.py [--users 10] [--kernels] [--set KEY=VALUE ...]
+                                 [--mariadb-image IMG --mongodb-image IMG]
 
 It starts a private stack from compose.yaml (its own project, network, port and user
 prefix, like the integration tests), then measures:
@@ -9,7 +10,14 @@ prefix, like the integration tests), then measures:
 - stack start: `docker compose up --wait` until the hub answers /hub/health;
 - one spawn: the hub API request to start a server until the server reports ready;
 - N users spawning at once: p50 and slowest, and how many failed;
-- memory of one idle user container (no kernel), from the engine's stats.
+- memory of one idle user container (no kernel), from the engine's stats;
+- with --kernels, each kernel of the users' image, from kernel start to its first result
+  (the hub's kernel API and websocket, as a notebook does): a first cell on a new home
+  volume, the same cell again, and twice a cell loading the language's data tools (for
+  Go, one compiling both database drivers).
+
+--set passes a setting to the stack's .env, e.g. `--set EDAHUB_SINGLEUSER_JULIA=false`
+where Julia cannot be downloaded.
 
 Everything it started is removed at the end. Needs the test dependencies
 (`python3 scripts/run_tests.py` installs them into .venv; run this with .venv/bin/python).
@@ -36,6 +44,10 @@ def main():
     parser.add_argument("--mariadb-image", default="")
     parser.add_argument("--mongodb-image", default="")
     parser.add_argument("--ca-bundle", default="")
+    parser.add_argument("--kernels", action="store_true",
+                        help="also time each kernel from start to first result")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a setting for the stack's .env (repeatable)")
     args = parser.parse_args()
 
     import docker
@@ -66,6 +78,7 @@ def main():
             overrides["EDAHUB_MONGODB_IMAGE"] = args.mongodb_image
         if args.ca_bundle:
             overrides["EDAHUB_CA_BUNDLE"] = args.ca_bundle
+        overrides.update(item.split("=", 1) for item in args.set)
         envfile.ensure_env_file(env_file, overrides, validate=load_settings)
         compose = ["docker", "compose", "--project-directory", str(ROOT), "-f",
                    str(ROOT / "compose.yaml"), "--env-file", str(env_file), "-p", project]
@@ -114,15 +127,20 @@ def main():
             used = mem.get("usage", 0) - mem.get("stats", {}).get("inactive_file", 0)
             print(f"memory of one idle user container: {used / 2**20:.0f} MiB")
 
-            with ThreadPoolExecutor(max_workers=args.users) as pool:
-                times = list(pool.map(spawn, names[1:]))
-            ok = sorted(t for t in times if t is not None)
-            failed = len(times) - len(ok)
-            if ok:
-                print(f"{args.users} users spawning at once: p50 {statistics.median(ok):.1f} s, "
-                      f"slowest {ok[-1]:.1f} s, failed {failed}")
-            else:
-                print(f"{args.users} users spawning at once: all {failed} failed")
+            if args.users:
+                with ThreadPoolExecutor(max_workers=args.users) as pool:
+                    times = list(pool.map(spawn, names[1:]))
+                ok = sorted(t for t in times if t is not None)
+                failed = len(times) - len(ok)
+                if ok:
+                    print(f"{args.users} users spawning at once: p50 "
+                          f"{statistics.median(ok):.1f} s, slowest {ok[-1]:.1f} s, failed {failed}")
+                else:
+                    print(f"{args.users} users spawning at once: all {failed} failed")
+            if args.kernels:
+                admin.start_server()
+                assert admin.open_server().status_code == 200
+                time_kernels(admin)
         finally:
             subprocess.run([*compose, "down", "--volumes", "--timeout", "120"],
                            capture_output=True)
@@ -132,6 +150,42 @@ def main():
             for volume in client.volumes.list():
                 if volume.name.startswith(f"{prefix}-home-"):
                     volume.remove(force=True)
+
+
+# Per kernel language: a first cell, and a cell loading the language's data tools.
+KERNEL_CELLS = {
+    "python": ("print(6 * 7)",
+               "import pandas, scipy, matplotlib.pyplot, sqlalchemy, pymysql, pymongo\nprint(42)"),
+    "r": ('cat(6 * 7, "\\n")',
+          "suppressPackageStartupMessages({library(dplyr); library(ggplot2); library(RMariaDB)})\n"
+          'cat(42, "\\n")'),
+    "go": ("%%\nfmt.Println(6 * 7)",
+           'import (\n    _ "github.com/go-sql-driver/mysql"\n'
+           '    _ "go.mongodb.org/mongo-driver/v2/mongo"\n)\n%%\nfmt.Println(6 * 7)'),
+    "julia": ("println(6 * 7)", "using DataFrames, MySQL, Mongoc\nprintln(6 * 7)"),
+}
+
+
+def time_kernels(session):
+    """Print, for each kernel of ``session``'s server, the seconds to a cell's first result.
+
+    Each measurement starts a new kernel (HubSession.execute), so it includes the kernel's
+    start: first on the server's new home volume (cold caches, e.g. Go's build cache),
+    then the same cell again, then the cell with the data tools, twice.
+    """
+    specs = session.server_api("GET", "/kernelspecs").json()["kernelspecs"]
+    for name, spec in sorted(specs.items()):
+        first, data_tools = KERNEL_CELLS[spec["spec"]["language"].lower()]
+        timings = []
+        for code in (first, first, data_tools, data_tools):
+            started = time.monotonic()
+            result = session.execute(code, kernel_name=name, timeout=900)
+            elapsed = time.monotonic() - started
+            ok = result.reply["status"] == "ok" and "42" in result.stdout
+            timings.append(f"{elapsed:.1f} s" if ok else f"FAILED ({result.error})")
+        print(f"kernel {spec['spec']['display_name']} ({name}), start to first result: "
+              f"first {timings[0]}, again {timings[1]}; with data tools {timings[2]}, "
+              f"again {timings[3]}")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,8 @@ Environment variables that steer the integration tests (all optional):
   the official mariadb:11.8 and mongo:8.0 images (for machines that cannot pull).
 - EDAHUB_TEST_CA_BUNDLE=/path/ca.pem: extra CAs for image builds (TLS-intercepting proxy).
 - EDAHUB_TEST_KEEP_STACK=1: leave the test stack running after the session, for debugging.
+- EDAHUB_TEST_SINGLEUSER_JULIA / EDAHUB_TEST_SINGLEUSER_CRAN=true: build the users' image
+  with Julia / with CRAN's mongolite (default false: neither is reachable in CI).
 """
 
 import os
@@ -15,10 +17,15 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
+# Fixtures defined in helper modules, made available to every test.
+from browser import browser, open_browser  # noqa: E402,F401
+from fake_bitbucket_stack import bitbucket_settings, fake_bitbucket, tls_files  # noqa: E402,F401
 
 ROOT = Path(__file__).resolve().parent.parent
 STANDINS = {
@@ -33,6 +40,7 @@ FAILURES = []  # reports of failed tests, setups included: the stack's logs are 
 def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
+    setattr(item, f"rep_{report.when}", report)  # fixtures read it (tests/browser.py)
     if report.failed:
         FAILURES.append(report.nodeid)
 
@@ -82,6 +90,8 @@ class Stack:
     values: dict = field(repr=False)  # holds generated secrets: keep them out of tracebacks
     admin_user: str = "admin"
     admin_password: str = field(default="", repr=False)
+    verify: object = True  # for requests: True, or the test CA's file for an HTTPS stack
+    redirect_port: int = 0  # host port of the plain-HTTP redirect to HTTPS
 
     def compose(self, *args):
         return ["docker", "compose", "--project-directory", str(ROOT), "-f",
@@ -114,59 +124,121 @@ def docker_client():
 
 
 @pytest.fixture(scope="session")
-def stack(docker_client, tmp_path_factory, request):
+def stack_images(docker_client, tmp_path_factory):
+    """Build the hub and singleuser images (and the database stand-ins) once per session.
+
+    Returns the overrides every test stack's .env gets, so each stack runs exactly these
+    images: build-time settings belong here.
+    """
+    from edahub import envfile
+
+    overrides = dict(zip(("EDAHUB_MARIADB_IMAGE", "EDAHUB_MONGODB_IMAGE"), database_images()))
+    # The singleuser image's optional parts need julialang.org and CRAN, which CI cannot
+    # reach: built only when asked for (tests/integration/test_kernels.py checks either way).
+    for part in ("JULIA", "CRAN"):
+        overrides[f"EDAHUB_SINGLEUSER_{part}"] = os.environ.get(f"EDAHUB_TEST_SINGLEUSER_{part}",
+                                                                "false")
+    if ca_bundle():
+        overrides["EDAHUB_CA_BUNDLE"] = ca_bundle()
+    env_file = tmp_path_factory.mktemp("build") / "build.env"
+    envfile.ensure_env_file(env_file, overrides)
+    started = time.monotonic()
+    result = subprocess.run(
+        ["docker", "compose", "--project-directory", str(ROOT), "-f", str(ROOT / "compose.yaml"),
+         "--env-file", str(env_file), "build", "hub", "singleuser"],
+        capture_output=True, text=True, timeout=3000,
+    )
+    if result.returncode != 0:
+        pytest.fail(f"building the images failed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}")
+    print(f"images built in {time.monotonic() - started:.0f}s", file=sys.stderr)
+    return {k: v for k, v in overrides.items() if v}
+
+
+@pytest.fixture(scope="session")
+def stack(docker_client, tmp_path_factory, stack_images):
     """One edahub stack for the whole session: built once, started once, removed after."""
+    from edahub.installer import hash_password
+
+    yield from start_stack(
+        "test", {**stack_images, "EDAHUB_ADMIN_PASSWORD_HASH": hash_password(ADMIN_PASSWORD)},
+        docker_client, tmp_path_factory, admin_password=ADMIN_PASSWORD,
+    )
+
+
+@pytest.fixture(scope="session")
+def bitbucket_stack(docker_client, tmp_path_factory, stack_images, fake_bitbucket, tls_files):
+    """A second stack: Bitbucket login against the fake Bitbucket, served over HTTPS."""
+    port = free_port()
+    overrides, base_url = bitbucket_settings(fake_bitbucket, tls_files, port)
+    yield from start_stack("bbtest", {**stack_images, **overrides}, docker_client,
+                           tmp_path_factory, port=port, base_url=base_url, verify=tls_files.ca)
+
+
+def start_stack(kind, overrides, docker_client, tmp_path_factory, port=None, base_url=None,
+                verify=True, admin_password=""):
+    """Start a stack from compose.yaml with ``overrides`` in its .env, yield it, remove it.
+
+    Each stack has its own project, network, user prefix and host ports, so several can
+    run side by side and none touches an operator's stack. Images must be built already.
+    """
     from testcontainers.compose import DockerCompose
 
     from edahub import envfile
-    from edahub.installer import hash_password
     from edahub.settings import load_settings
 
     run_id = secrets.token_hex(3)
-    project = f"edahub-test-{run_id}"
-    prefix = f"edahubtest{run_id}"
-    mariadb_image, mongodb_image = database_images()
-    port = free_port()
-    env_file = tmp_path_factory.mktemp("stack") / "test.env"
+    project = f"edahub-{kind}-{run_id}"
+    prefix = f"edahub{kind}{run_id}"
+    port = port or free_port()
+    redirect_port = free_port()
+    env_file = tmp_path_factory.mktemp(kind) / "test.env"
     overrides = {
         "EDAHUB_HUB_PORT": str(port),
+        "EDAHUB_HTTP_REDIRECT_PORT": str(redirect_port),
         "EDAHUB_HUB_BIND_ADDRESS": "127.0.0.1",
         "EDAHUB_NETWORK_NAME": project,
         "EDAHUB_USER_PREFIX": prefix,
-        "EDAHUB_ADMIN_PASSWORD_HASH": hash_password(ADMIN_PASSWORD),
         "EDAHUB_DOCKER_GID": str(os.stat("/var/run/docker.sock").st_gid),
         "EDAHUB_USER_MEM_LIMIT": "1G",
         "EDAHUB_LOG_LEVEL": "DEBUG",
+        **overrides,
     }
-    if mariadb_image:
-        overrides["EDAHUB_MARIADB_IMAGE"] = mariadb_image
-        overrides["EDAHUB_MONGODB_IMAGE"] = mongodb_image
-    if ca_bundle():
-        overrides["EDAHUB_CA_BUNDLE"] = ca_bundle()
     values, _ = envfile.ensure_env_file(env_file, overrides, validate=load_settings)
     stack = Stack(
-        base_url=f"http://127.0.0.1:{port}", project=project, prefix=prefix, network=project,
-        env_file=env_file, values=values, admin_user="admin", admin_password=ADMIN_PASSWORD,
+        base_url=base_url or f"http://127.0.0.1:{port}", project=project, prefix=prefix,
+        network=project, env_file=env_file, values=values, admin_user="admin",
+        admin_password=admin_password, verify=verify, redirect_port=redirect_port,
     )
-    os.environ["COMPOSE_PROJECT_NAME"] = project  # testcontainers has no project option
     compose = DockerCompose(ROOT, compose_file_name="compose.yaml", env_file=str(env_file),
                             wait=True)
-    started = time.monotonic()
-    stack.run_compose("build", "hub", "singleuser", timeout=3000)
-    print(f"images built in {time.monotonic() - started:.0f}s", file=sys.stderr)
     try:
         started = time.monotonic()
-        compose.start()
-        wait_for_hub(stack.base_url, timeout=120)
-        print(f"stack healthy in {time.monotonic() - started:.0f}s", file=sys.stderr)
+        with compose_project(project):
+            compose.start()
+        wait_for_hub(stack.base_url, timeout=120, verify=verify)
+        print(f"stack {project} healthy in {time.monotonic() - started:.0f}s", file=sys.stderr)
         yield stack
     finally:
         if FAILURES:
             dump_logs(stack)
         if not os.environ.get("EDAHUB_TEST_KEEP_STACK"):
-            compose.stop()  # down --volumes: the hub stops users' servers first
+            with compose_project(project):
+                compose.stop()  # down --volumes: the hub stops users' servers first
             remove_user_resources(docker_client, prefix)
-        os.environ.pop("COMPOSE_PROJECT_NAME", None)
+
+
+@contextmanager
+def compose_project(project):
+    """Name the Compose project for testcontainers, which has no option for it."""
+    previous = os.environ.get("COMPOSE_PROJECT_NAME")
+    os.environ["COMPOSE_PROJECT_NAME"] = project
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("COMPOSE_PROJECT_NAME", None)
+        else:
+            os.environ["COMPOSE_PROJECT_NAME"] = previous
 
 
 def dump_logs(stack):
@@ -181,13 +253,13 @@ def dump_logs(stack):
     print(f"----- last lines of the hub's log -----\n{tail}", file=sys.__stderr__)
 
 
-def wait_for_hub(base_url, timeout):
+def wait_for_hub(base_url, timeout, verify=True):
     import requests
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            if requests.get(f"{base_url}/hub/health", timeout=3).status_code == 200:
+            if requests.get(f"{base_url}/hub/health", timeout=3, verify=verify).status_code == 200:
                 return
         except requests.RequestException:
             pass

@@ -8,9 +8,14 @@ user's Jupyter server over its REST API and the kernel websocket. Every wait is 
 import json
 import time
 import uuid
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 import requests
+
+
+def escaped(name):
+    """A username as JupyterHub puts it in URL paths."""
+    return quote(name, safe="@~")
 
 
 class HubError(AssertionError):
@@ -20,11 +25,24 @@ class HubError(AssertionError):
 class HubSession:
     """One person's browser session with the hub at ``base_url`` (e.g. http://127.0.0.1:8000)."""
 
-    def __init__(self, base_url, username, timeout=30):
+    def __init__(self, base_url, username, timeout=30, verify=True):
         self.base_url = base_url.rstrip("/")
         self.username = username
         self.timeout = timeout
         self.http = requests.Session()
+        # The proxy (Node's HTTP server) closes idle keep-alive connections after 5 s; a
+        # request sent on one just as it closes fails before reaching the server
+        # (RemoteDisconnected). Send it again on a new connection.
+        from requests.adapters import HTTPAdapter
+        from urllib3.util.retry import Retry
+
+        retry = Retry(total=2, connect=2, read=2, status=0, other=0, allowed_methods=None,
+                      raise_on_status=False)
+        for scheme in ("http://", "https://"):
+            self.http.mount(scheme, HTTPAdapter(max_retries=retry))
+        self.http.verify = verify  # True, or a CA file (an HTTPS test stack's own CA)
+        # Else REQUESTS_CA_BUNDLE from the environment would replace that CA file.
+        self.http.trust_env = verify is True
 
     def url(self, path):
         return urljoin(self.base_url + "/", path.lstrip("/"))
@@ -72,6 +90,23 @@ class HubSession:
         )
         return response.status_code == 302 and self.cookie("jupyterhub-session-id") is not None
 
+    # --- OAuth login (Bitbucket) ------------------------------------------------------
+    def log_in_with_oauth(self, grant):
+        """Log in with the hub's OAuth button; returns the hub's answer to the callback.
+
+        ``grant(http, page)`` plays the person at the provider's page (the response
+        that the redirects from /hub/oauth_login ended on) and returns the provider's
+        redirect back to the hub, unfollowed. A 302 with a session cookie is a login.
+        """
+        page = self.get("/hub/oauth_login", allow_redirects=True)
+        if page.status_code != 200:
+            raise HubError(f"/hub/oauth_login led to HTTP {page.status_code} at {page.url}")
+        back = grant(self.http, page)
+        if back.status_code not in (302, 303):
+            raise HubError(f"the provider answered {back.status_code}, not a redirect")
+        return self.http.get(back.headers["Location"], allow_redirects=False,
+                             timeout=self.timeout)
+
     def authorize(self, other):
         """As an admin: approve ``other``'s account request at /hub/authorize."""
         page = self.get("/hub/authorize")
@@ -91,20 +126,20 @@ class HubSession:
     def start_server(self, timeout=180):
         """Start this user's server and wait until it is ready; returns seconds taken."""
         started = time.monotonic()
-        response = self.api("POST", f"/users/{self.username}/server")
+        response = self.api("POST", f"/users/{escaped(self.username)}/server")
         if response.status_code not in (201, 202, 400):
             raise HubError(f"start server: HTTP {response.status_code}: {response.text[:300]}")
         self.wait_for_server(ready=True, timeout=timeout)
         return time.monotonic() - started
 
     def stop_server(self, timeout=120):
-        response = self.api("DELETE", f"/users/{self.username}/server")
+        response = self.api("DELETE", f"/users/{escaped(self.username)}/server")
         if response.status_code not in (202, 204, 400):
             raise HubError(f"stop server: HTTP {response.status_code}: {response.text[:300]}")
         self.wait_for_server(ready=False, timeout=timeout)
 
     def server_model(self):
-        response = self.api("GET", f"/users/{self.username}")
+        response = self.api("GET", f"/users/{escaped(self.username)}")
         if response.status_code != 200:
             raise HubError(f"GET user {self.username}: HTTP {response.status_code}")
         return response.json().get("servers", {}).get("")
@@ -125,14 +160,14 @@ class HubSession:
     def open_server(self, owner=None):
         """GET the user's JupyterLab, following the OAuth redirects; returns the response."""
         owner = owner or self.username
-        return self.get(f"/user/{owner}/lab", allow_redirects=True)
+        return self.get(f"/user/{escaped(owner)}/lab", allow_redirects=True)
 
     def server_api(self, method, path, owner=None, **kwargs):
         owner = owner or self.username
-        token = self.cookie("_xsrf", f"/user/{owner}/api/")
+        token = self.cookie("_xsrf", f"/user/{escaped(owner)}/api/")
         headers = {"X-XSRFToken": token or "", **kwargs.pop("headers", {})}
         kwargs.setdefault("timeout", self.timeout)
-        return self.http.request(method, self.url(f"/user/{owner}/api{path}"),
+        return self.http.request(method, self.url(f"/user/{escaped(owner)}/api{path}"),
                                  headers=headers, **kwargs)
 
     def execute(self, code, kernel_name="python3", timeout=120):
@@ -152,10 +187,11 @@ class HubSession:
 
         parts = urlsplit(self.base_url)
         scheme = "wss" if parts.scheme == "https" else "ws"
-        url = f"{scheme}://{parts.netloc}/user/{self.username}/api/kernels/{kernel_id}/channels"
+        url = f"{scheme}://{parts.netloc}/user/{escaped(self.username)}/api/kernels/{kernel_id}/channels"
         cookie = "; ".join(f"{c.name}={c.value}" for c in self.http.cookies)
+        sslopt = {"ca_certs": self.http.verify} if isinstance(self.http.verify, str) else None
         ws = websocket.create_connection(url, cookie=cookie, timeout=timeout,
-                                         origin=self.base_url)
+                                         origin=self.base_url, sslopt=sslopt)
         try:
             msg_id = uuid.uuid4().hex
             ws.send(json.dumps({

@@ -148,7 +148,7 @@ class MariaDBProvisioner:
 
 
 class MongoDBProvisioner:
-    """The same for MongoDB: a user in their own database, with dbOwner on it only."""
+    """The same for MongoDB: a user in their own database, with readWrite and dbAdmin on it."""
 
     def __init__(self, password, host=MONGODB_HOST, port=MONGODB_PORT):
         self.password = password
@@ -165,7 +165,8 @@ class MongoDBProvisioner:
     def ensure(self, creds, shared_datasets=False):
         """Create ``creds.name``'s account (in its own database) if missing; set its password."""
         assert SAFE_NAME.match(creds.name)
-        roles = [{"role": "dbOwner", "db": creds.name}]
+        # Not dbOwner: it includes userAdmin, which would let users create accounts.
+        roles = [{"role": "readWrite", "db": creds.name}, {"role": "dbAdmin", "db": creds.name}]
         if shared_datasets:
             roles.append({"role": "read", "db": SHARED_DATASETS})
         with self._client() as client:

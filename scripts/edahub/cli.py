@@ -1,10 +1,11 @@
 """Command line of scripts/bootstrap.py."""
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
-from . import installer
+from . import bitbucket, installer
 from .console import UserError, setup_logging
 
 
@@ -30,6 +31,20 @@ def build_parser():
     parser.add_argument("--log-file", type=Path, default=installer.ROOT / "bootstrap.log",
                         help="detailed log (default: bootstrap.log)")
     parser.add_argument("--verbose", "-v", action="store_true", help="log details to the console")
+    login = parser.add_argument_group(
+        "settings and Bitbucket login (docs/login.md); existing .env values are never changed")
+    login.add_argument("--set", dest="assignments", action="append", default=[],
+                       metavar="KEY=VALUE",
+                       help="a setting for .env, e.g. --set EDAHUB_AUTH=bitbucket "
+                       "(repeatable; not for secrets)")
+    login.add_argument("--bitbucket-client-id", metavar="KEY",
+                       help="the Bitbucket OAuth consumer's Key (else $EDAHUB_BITBUCKET_CLIENT_ID, "
+                       "else asked)")
+    login.add_argument("--bitbucket-client-secret", metavar="SECRET",
+                       help="the consumer's Secret; other users of this host can see command "
+                       "lines, so prefer $EDAHUB_BITBUCKET_CLIENT_SECRET or the hidden prompt")
+    login.add_argument("--bitbucket-client-secret-file", type=Path, metavar="PATH",
+                       help="store EDAHUB_BITBUCKET_CLIENT_SECRET_FILE=PATH instead of the secret")
     return parser
 
 
@@ -56,6 +71,7 @@ def main(argv=None):
         dry_run=args.dry_run,
     )
     try:
+        inst.requested = bitbucket.parse_assignments(args.assignments)
         if args.dry_run:
             print(installer.plan(inst))
             return 0
@@ -65,6 +81,11 @@ def main(argv=None):
             if answer not in ("", "y", "yes"):
                 print("Nothing changed.")
                 return 1
+        bitbucket.collect_credentials(
+            inst, client_id=args.bitbucket_client_id, client_secret=args.bitbucket_client_secret,
+            secret_file=args.bitbucket_client_secret_file, environ=os.environ,
+            interactive=sys.stdin.isatty(),
+        )
         installer.install(inst)
         return 0
     except UserError as e:

@@ -114,6 +114,8 @@ def missing_values(existing, overrides=None):
             continue
         if setting.key in overrides:
             additions[setting.key] = overrides[setting.key]
+        elif setting.secret and f"{setting.key}_FILE" in overrides:
+            additions[f"{setting.key}_FILE"] = overrides[f"{setting.key}_FILE"]
         elif setting.generate is not None:
             additions[setting.key] = setting.generate()
     return additions

@@ -61,8 +61,11 @@ def check_compose_v2(runner=run):
     return f"Compose {'.'.join(map(str, version))}"
 
 
-def check_port_free(address, port, already_ours=False):
-    """Nothing else listens on ``address:port`` (our own running hub is fine)."""
+def check_port_free(address, port, already_ours=False, setting="EDAHUB_HUB_PORT"):
+    """Nothing else listens on ``address:port`` (our own running hub is fine).
+
+    ``setting`` is the one that chose the port, named in the fix.
+    """
     if already_ours:
         return f"port {port} is served by edahub's hub already"
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -73,12 +76,12 @@ def check_port_free(address, port, already_ours=False):
                 raise UserError(
                     f"port {port} on {address} is already in use by another program",
                     f"stop that program (see `ss -ltnp 'sport = :{port}'`), or choose "
-                    "another port with EDAHUB_HUB_PORT in .env",
+                    f"another port with {setting} in .env",
                 ) from None
             if e.errno == errno.EACCES:
                 raise UserError(
                     f"not allowed to check port {port} (ports below 1024 need root)",
-                    "run bootstrap as root, or choose a port above 1024 with EDAHUB_HUB_PORT",
+                    f"run bootstrap as root, or choose a port above 1024 with {setting}",
                 ) from None
             if e.errno == errno.EADDRNOTAVAIL:
                 raise UserError(

@@ -15,9 +15,11 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import envfile, hostchecks
+from . import bitbucket, envfile, hostchecks
 from .console import UserError, format_duration, log, progress, run
-from .settings import load_settings
+from .settings import SETTINGS, load_settings
+
+SECRET_KEYS = {s.key for s in SETTINGS if s.secret}
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -34,6 +36,8 @@ class Installation:
     dry_run: bool = False
     settings: object = None
     admin_password: str | None = None  # set only in the run that generated it
+    # Values for settings .env lacks (--set, Bitbucket credentials); may hold a secret.
+    requested: dict = field(default_factory=dict, repr=False)
     notes: list = field(default_factory=list)
 
     def compose(self, *args):
@@ -61,11 +65,15 @@ def ensure_compose_v2(inst):
 def ensure_host_resources(inst):
     """Settings readable, port free, disk space available."""
     existing = envfile.read_env_file(inst.env_path) if inst.env_path.exists() else {}
-    placement = load_settings(existing, keys=["EDAHUB_HUB_PORT", "EDAHUB_HUB_BIND_ADDRESS"])
+    placement = load_settings({**inst.requested, **existing},
+                              keys=["EDAHUB_HUB_PORT", "EDAHUB_HUB_BIND_ADDRESS",
+                                    "EDAHUB_HTTP_REDIRECT_PORT"])
+    ours = hub_is_running(inst)
     found = [
-        hostchecks.check_port_free(
-            placement.hub_bind_address, placement.hub_port, already_ours=hub_is_running(inst)
-        )
+        hostchecks.check_port_free(placement.hub_bind_address, placement.hub_port,
+                                   already_ours=ours),
+        hostchecks.check_port_free(placement.hub_bind_address, placement.http_redirect_port,
+                                   already_ours=ours, setting="EDAHUB_HTTP_REDIRECT_PORT"),
     ]
     path = hostchecks.docker_root_dir() or str(inst.root)
     found.append(hostchecks.check_disk_space(path, inst.min_free_gib))
@@ -75,9 +83,17 @@ def ensure_host_resources(inst):
 def ensure_env_file(inst):
     """Settings file .env complete (mode 0600, generated secrets, existing values kept)."""
     existing = envfile.read_env_file(inst.env_path) if inst.env_path.exists() else {}
-    overrides = {}
+    for key, value in inst.requested.items():
+        if existing.get(key) and existing[key] != value:
+            shown = "" if key.removesuffix("_FILE") in SECRET_KEYS else f" ({existing[key]!r})"
+            raise UserError(
+                f"{key} is already set in {inst.env_path}{shown}; bootstrap never changes "
+                "an existing value",
+                f"edit {inst.env_path.name} yourself to change it, or drop that option",
+            )
+    overrides = dict(inst.requested)
     password = None
-    auth = existing.get("EDAHUB_AUTH") or "native"
+    auth = existing.get("EDAHUB_AUTH") or overrides.get("EDAHUB_AUTH") or "native"
     if auth == "native" and not existing.get("EDAHUB_ADMIN_PASSWORD_HASH"):
         password = generate_admin_password()
         overrides["EDAHUB_ADMIN_PASSWORD_HASH"] = hash_password(password)
@@ -126,9 +142,11 @@ def ensure_stack_running(inst):
 
 def ensure_hub_healthy(inst):
     """Hub answering."""
-    url = f"http://127.0.0.1:{inst.settings.hub_port}/hub/health"
-    if inst.settings.hub_bind_address not in ("0.0.0.0", "127.0.0.1"):
-        url = f"http://{inst.settings.hub_bind_address}:{inst.settings.hub_port}/hub/health"
+    scheme = "https" if inst.settings.tls_cert else "http"
+    host = inst.settings.hub_bind_address
+    if host in ("0.0.0.0", "127.0.0.1"):
+        host = "127.0.0.1"
+    url = f"{scheme}://{host}:{inst.settings.hub_port}/hub/health"
     waited = wait_for_http(url, inst.hub_timeout)
     if waited is None:
         logs = run(inst.compose("logs", "--tail", "30", "hub"), check=False).stdout
@@ -221,11 +239,18 @@ def stream_build(cmd):
 
 
 def wait_for_http(url, timeout):
-    """Poll ``url`` until it answers 200; return seconds waited, or None on timeout."""
+    """Poll ``url`` until it answers 200; return seconds waited, or None on timeout.
+
+    An https:// URL is not checked against its certificate: this asks whether the local
+    hub answers, and the certificate names the public host, not this address.
+    """
+    import ssl
+
+    context = ssl._create_unverified_context() if url.startswith("https://") else None
     started = time.monotonic()
     while time.monotonic() - started < timeout:
         try:
-            with urllib.request.urlopen(url, timeout=5) as response:
+            with urllib.request.urlopen(url, timeout=5, context=context) as response:
                 if response.status == 200:
                     return time.monotonic() - started
         except (urllib.error.URLError, ConnectionError, TimeoutError):
@@ -250,7 +275,7 @@ def plan(inst):
         lines.append(f"  [{index}/{len(STEPS)}] {step.__doc__.strip().rstrip('.')}")
     if inst.env_path.exists():
         values = envfile.read_env_file(inst.env_path)
-        additions = envfile.missing_values(values)
+        additions = envfile.missing_values(values, inst.requested)
         lines.append(f"  .env exists; bootstrap would add: {', '.join(sorted(additions)) or 'nothing'}")
     else:
         lines.append("  .env does not exist; bootstrap would create it with generated secrets")
@@ -271,6 +296,9 @@ def install(inst):
         else:
             print(f"Log in as {inst.settings.admin_user!r} with the password shown at first run.")
         print(f"People ask for an account at {url}/hub/signup; approve them at {url}/hub/authorize.")
+    elif inst.settings.auth == "bitbucket":
+        print(f"People log in at {url} with 'Sign in with Bitbucket' (docs/login.md).\n"
+              + bitbucket.consumer_form(url))
     if not url.startswith("https://"):
         print("Warning: plain HTTP. Fine for a local trial; for real use serve HTTPS "
-              "(see docs/settings.md).", file=sys.stderr)
+              "(docs/https.md).", file=sys.stderr)

@@ -153,6 +153,46 @@ def _url(value):
 _url.describe = "URL"
 
 
+def _site_url(value):
+    # edahub is served at the root of its host: a path would not match the hub's routes
+    # or the OAuth callback URL derived from this value.
+    parts = urlsplit(value)
+    try:
+        parts.port
+    except ValueError:
+        raise ValueError("has a malformed port") from None
+    if (parts.scheme not in ("http", "https") or not parts.hostname or parts.username
+            or parts.path not in ("", "/") or parts.query or parts.fragment):
+        raise ValueError(
+            "must be an http:// or https:// URL with a host name, an optional :port and "
+            "no path, e.g. https://eda.example.org"
+        )
+    return value.rstrip("/")
+
+
+_site_url.describe = "URL (scheme://host[:port])"
+
+
+def _name_list(pattern, what, lowercase=False):
+    """A comma-separated list of names matching ``pattern``; parsed to a sorted tuple."""
+    compiled = re.compile(pattern)
+
+    def parse(value):
+        names = [n.strip() for n in value.split(",") if n.strip()]
+        bad = [n for n in names if not compiled.match(n)]
+        if bad:
+            raise ValueError(f"{', '.join(repr(n) for n in bad)}: {what}")
+        return tuple(sorted({n.lower() if lowercase else n for n in names}))
+
+    parse.describe = "comma-separated list"
+    return parse
+
+
+_bitbucket_usernames = _name_list(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
+                                  "must be Bitbucket usernames (letters, digits, '.', '-', '_')",
+                                  lowercase=True)
+
+
 def _hex_key(value):
     try:
         key = bytes.fromhex(value)
@@ -240,9 +280,11 @@ SETTINGS = (
     ),
     Setting(
         "EDAHUB_PUBLIC_URL", "Hub",
-        "The URL users type to reach edahub, e.g. https://eda.example.org. Used in "
-        "messages and for OAuth callbacks; empty means http://localhost:EDAHUB_HUB_PORT.",
-        _url, "", services=("hub",),
+        "The URL users type to reach edahub, e.g. https://eda.example.org (no path). Used "
+        "in messages, for absolute redirects and secure cookies (https), and for the "
+        "Bitbucket callback URL {url}/hub/oauth_callback; required with "
+        "EDAHUB_AUTH=bitbucket. Empty means http://localhost:EDAHUB_HUB_PORT.",
+        _site_url, "", services=("hub",),
     ),
     Setting(
         "EDAHUB_LOG_LEVEL", "Hub", "Log level of the hub.",
@@ -274,7 +316,9 @@ SETTINGS = (
         _choice("native", "bitbucket"), "native", services=("hub",),
     ),
     Setting(
-        "EDAHUB_ADMIN_USER", "Login", "Name of the first admin account.",
+        "EDAHUB_ADMIN_USER", "Login",
+        "Name of the first admin account (native login; with Bitbucket login the admins "
+        "are EDAHUB_BITBUCKET_ADMIN_USERS).",
         _username, "admin", services=("hub",),
     ),
     Setting(
@@ -282,6 +326,82 @@ SETTINGS = (
         "bcrypt hash of the first admin's password (native login). bootstrap generates "
         "the password, prints it once and stores only this hash.",
         _bcrypt_hash, "", secret=True, services=("hub",),
+    ),
+    Setting(
+        "EDAHUB_BITBUCKET_CLIENT_ID", "Login",
+        "Key of the Bitbucket OAuth consumer (EDAHUB_AUTH=bitbucket). bootstrap asks for "
+        "it and prints what to enter in Bitbucket's consumer form (docs/login.md).",
+        _text, "", services=("hub",),
+    ),
+    Setting(
+        "EDAHUB_BITBUCKET_CLIENT_SECRET", "Login",
+        "Secret of the Bitbucket OAuth consumer. bootstrap takes it from "
+        "--bitbucket-client-secret, the environment or a hidden prompt and never prints it.",
+        _text, "", secret=True, services=("hub",),
+    ),
+    Setting(
+        "EDAHUB_BITBUCKET_ALLOWED_USERS", "Login",
+        "Bitbucket usernames allowed to log in, comma-separated. A user's hub name is their "
+        "Bitbucket username.",
+        _bitbucket_usernames,
+        "", services=("hub",), example="alice,bob",
+    ),
+    Setting(
+        "EDAHUB_BITBUCKET_ALLOWED_WORKSPACES", "Login",
+        "Bitbucket workspaces whose members may log in, comma-separated, by workspace ID "
+        "(the slug in https://bitbucket.org/<slug>/), never by display name.",
+        _name_list(r"^[a-z0-9][a-z0-9_.-]{0,62}$",
+                   "must be workspace IDs (slugs) as in https://bitbucket.org/<slug>/: "
+                   "lowercase letters, digits, '.', '-', '_'; not display names"),
+        "", services=("hub",), example="eda-lab",
+    ),
+    Setting(
+        "EDAHUB_BITBUCKET_ADMIN_USERS", "Login",
+        "Bitbucket usernames that are hub admins (and may log in), comma-separated. This "
+        "list is authoritative: removing a name removes their admin rights at the next "
+        "hub start.",
+        _bitbucket_usernames,
+        "", services=("hub",), example="alice",
+    ),
+    Setting(
+        "EDAHUB_BITBUCKET_ALLOW_ALL", "Login",
+        "Let every Bitbucket account log in (anyone can create one). Only for a trial or "
+        "a hub with nothing to protect; the allow lists above are the safe choice.",
+        _boolean, "false", services=("hub",),
+    ),
+    Setting(
+        "EDAHUB_BITBUCKET_URL", "Login",
+        "Bitbucket's web address, where browsers authorize and the hub fetches tokens "
+        "(/site/oauth2/...). Change it only for testing or an HTTP proxy that mirrors "
+        "Bitbucket.",
+        _url, "https://bitbucket.org", services=("hub",),
+    ),
+    Setting(
+        "EDAHUB_BITBUCKET_API_URL", "Login",
+        "Bitbucket's REST API address (/2.0/user, /2.0/user/workspaces). Change it only "
+        "for testing or an HTTP proxy that mirrors Bitbucket's API.",
+        _url, "https://api.bitbucket.org", services=("hub",),
+    ),
+    # HTTPS ------------------------------------------------------------------
+    Setting(
+        "EDAHUB_TLS_CERT", "HTTPS",
+        "Path on this host to the PEM certificate (with its chain) for EDAHUB_PUBLIC_URL. "
+        "Set with EDAHUB_TLS_KEY to serve HTTPS on EDAHUB_HUB_PORT; mounted read-only "
+        "into the hub. Empty: plain HTTP, or TLS ended by a reverse proxy in front "
+        "(docs/https.md).",
+        _path, "", services=("hub",), example="/srv/edahub-tls/fullchain.pem",
+    ),
+    Setting(
+        "EDAHUB_TLS_KEY", "HTTPS",
+        "Path on this host to the certificate's PEM private key. The hub runs as uid 800 "
+        "and must be able to read it (e.g. `chown 800 key.pem; chmod 600 key.pem`).",
+        _path, "", services=("hub",), example="/srv/edahub-tls/privkey.pem",
+    ),
+    Setting(
+        "EDAHUB_HTTP_REDIRECT_PORT", "HTTPS",
+        "Port on the host for plain HTTP, which answers with a redirect to HTTPS when "
+        "EDAHUB_TLS_CERT is set (use 80 with EDAHUB_HUB_PORT=443). Published always.",
+        _integer(1, 65535), "8080",
     ),
     # Users' servers ---------------------------------------------------------
     Setting(
@@ -338,6 +458,23 @@ SETTINGS = (
         _image, "debian:trixie-slim",
     ),
     Setting(
+        "EDAHUB_SINGLEUSER_JULIA", "Images",
+        "Build users' servers with the Julia kernel: a pinned Julia release downloaded "
+        "from julialang.org (checksum verified) with IJulia, DataFrames, MySQL.jl and "
+        "Mongoc.jl. false leaves Julia out, for hosts that cannot reach Julia's servers; "
+        "the Python, R and Go kernels are the same either way. Applies at the next build "
+        "of the singleuser image (docs/kernels.md).",
+        _boolean, "true",
+    ),
+    Setting(
+        "EDAHUB_SINGLEUSER_CRAN", "Images",
+        "Build users' servers with the R packages Debian does not package (mongolite, "
+        "R's MongoDB client), compiled from their pinned CRAN sources. false leaves them "
+        "out, for hosts that cannot reach CRAN; R and its other packages come from Debian "
+        "either way. Applies at the next build of the singleuser image (docs/kernels.md).",
+        _boolean, "true",
+    ),
+    Setting(
         "EDAHUB_CA_BUNDLE", "Images",
         "Path to a PEM bundle of extra CA certificates, for building behind a "
         "TLS-intercepting proxy. Used at build time only, never stored in an image.",
@@ -391,6 +528,128 @@ SETTINGS = (
 )
 
 SETTINGS_BY_KEY = MappingProxyType({s.key: s for s in SETTINGS})
+
+
+# ---------------------------------------------------------------------------
+# Rules between settings: checked by bootstrap and by the hub alike (docs/settings.md
+# lists them), so both refuse the same configurations with the same words.
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A rule that relates several settings; checked when all of ``keys`` are loaded."""
+
+    keys: tuple
+    description: str
+    check: object  # callable(get) -> list of problems; get(key) is the parsed value
+
+
+def _bitbucket_consumer(get):
+    if get("EDAHUB_AUTH") != "bitbucket":
+        return []
+    problems = []
+    if not get("EDAHUB_BITBUCKET_CLIENT_ID"):
+        problems.append(
+            "EDAHUB_BITBUCKET_CLIENT_ID: required with EDAHUB_AUTH=bitbucket (the Key of "
+            "your Bitbucket OAuth consumer); run `python3 scripts/bootstrap.py`, which asks "
+            "for it, or set it in .env"
+        )
+    if not get("EDAHUB_BITBUCKET_CLIENT_SECRET"):
+        problems.append(
+            "EDAHUB_BITBUCKET_CLIENT_SECRET: required with EDAHUB_AUTH=bitbucket (the Secret "
+            "of your Bitbucket OAuth consumer); run `python3 scripts/bootstrap.py`, which "
+            "asks for it without showing it, or set it (or "
+            "EDAHUB_BITBUCKET_CLIENT_SECRET_FILE) in .env"
+        )
+    return problems
+
+
+def _bitbucket_callback(get):
+    if get("EDAHUB_AUTH") == "bitbucket" and not get("EDAHUB_PUBLIC_URL"):
+        return [
+            "EDAHUB_PUBLIC_URL: required with EDAHUB_AUTH=bitbucket, because Bitbucket sends "
+            "people back to <EDAHUB_PUBLIC_URL>/hub/oauth_callback; set it to the URL users "
+            "type, e.g. https://eda.example.org"
+        ]
+    return []
+
+
+def _bitbucket_allow_rule(get):
+    if get("EDAHUB_AUTH") != "bitbucket":
+        return []
+    listed = [k for k in ("EDAHUB_BITBUCKET_ALLOWED_USERS", "EDAHUB_BITBUCKET_ALLOWED_WORKSPACES")
+              if get(k)]
+    if get("EDAHUB_BITBUCKET_ALLOW_ALL"):
+        if listed:
+            return [
+                f"EDAHUB_BITBUCKET_ALLOW_ALL=true lets every Bitbucket account in, so "
+                f"{' and '.join(listed)} would have no effect; remove one or the other"
+            ]
+        return []
+    if not listed and not get("EDAHUB_BITBUCKET_ADMIN_USERS"):
+        return [
+            "EDAHUB_AUTH=bitbucket with no allow rule: nobody could log in. Set "
+            "EDAHUB_BITBUCKET_ALLOWED_USERS, EDAHUB_BITBUCKET_ALLOWED_WORKSPACES or "
+            "EDAHUB_BITBUCKET_ADMIN_USERS, or EDAHUB_BITBUCKET_ALLOW_ALL=true to let every "
+            "Bitbucket account in"
+        ]
+    return []
+
+
+def _tls_pair(get):
+    if bool(get("EDAHUB_TLS_CERT")) != bool(get("EDAHUB_TLS_KEY")):
+        return [
+            "EDAHUB_TLS_CERT and EDAHUB_TLS_KEY: set both (HTTPS) or neither (plain HTTP, or "
+            "TLS ended by a reverse proxy in front); see docs/https.md"
+        ]
+    return []
+
+
+def _tls_public_url(get):
+    if get("EDAHUB_TLS_CERT") and not (get("EDAHUB_PUBLIC_URL") or "").startswith("https://"):
+        return [
+            "EDAHUB_PUBLIC_URL: must be the https:// URL the certificate is for when "
+            "EDAHUB_TLS_CERT is set, e.g. https://eda.example.org (add :port if "
+            "EDAHUB_HUB_PORT is not 443)"
+        ]
+    return []
+
+
+RULES = (
+    Rule(("EDAHUB_AUTH", "EDAHUB_BITBUCKET_CLIENT_ID", "EDAHUB_BITBUCKET_CLIENT_SECRET"),
+         "`EDAHUB_AUTH=bitbucket` needs `EDAHUB_BITBUCKET_CLIENT_ID` and "
+         "`EDAHUB_BITBUCKET_CLIENT_SECRET` (or `EDAHUB_BITBUCKET_CLIENT_SECRET_FILE`).",
+         _bitbucket_consumer),
+    Rule(("EDAHUB_AUTH", "EDAHUB_PUBLIC_URL"),
+         "`EDAHUB_AUTH=bitbucket` needs `EDAHUB_PUBLIC_URL`: the callback URL is "
+         "`<EDAHUB_PUBLIC_URL>/hub/oauth_callback`.",
+         _bitbucket_callback),
+    Rule(("EDAHUB_AUTH", "EDAHUB_BITBUCKET_ALLOWED_USERS", "EDAHUB_BITBUCKET_ALLOWED_WORKSPACES",
+          "EDAHUB_BITBUCKET_ADMIN_USERS", "EDAHUB_BITBUCKET_ALLOW_ALL"),
+         "`EDAHUB_AUTH=bitbucket` needs an allow rule: `EDAHUB_BITBUCKET_ALLOWED_USERS`, "
+         "`EDAHUB_BITBUCKET_ALLOWED_WORKSPACES` or `EDAHUB_BITBUCKET_ADMIN_USERS`, or else "
+         "`EDAHUB_BITBUCKET_ALLOW_ALL=true`, which cannot be combined with the allow lists.",
+         _bitbucket_allow_rule),
+    Rule(("EDAHUB_TLS_CERT", "EDAHUB_TLS_KEY"),
+         "`EDAHUB_TLS_CERT` and `EDAHUB_TLS_KEY` are set together or not at all.",
+         _tls_pair),
+    Rule(("EDAHUB_TLS_CERT", "EDAHUB_PUBLIC_URL"),
+         "With `EDAHUB_TLS_CERT`, `EDAHUB_PUBLIC_URL` is the `https://` URL the certificate "
+         "is for.",
+         _tls_public_url),
+)
+
+
+def _rule_problems(values, selected_keys):
+    """Problems found by the rules whose settings were all loaded and parsed."""
+    def get(key):
+        return values[SETTINGS_BY_KEY[key].attribute]
+
+    problems = []
+    for rule in RULES:
+        if all(k in selected_keys and SETTINGS_BY_KEY[k].attribute in values for k in rule.keys):
+            problems += rule.check(get)
+    return problems
 
 
 @dataclass(frozen=True)
@@ -461,6 +720,7 @@ def load_settings(environ, keys=None, read_file=Path.read_text):
         except ValueError as e:
             shown = "(hidden)" if setting.secret else repr(raw)
             problems.append(f"{setting.key}={shown}: {e}")
+    problems += _rule_problems(values, {s.key for s in selected})
     if problems:
         raise SettingsError(
             "invalid settings:\n  - " + "\n  - ".join(problems),

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from .envfile import render_env_example
-from .settings import SETTINGS
+from .settings import RULES, SETTINGS
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 GENERATED = "<!-- Generated from scripts/edahub/settings.py by scripts/generate_settings_docs.py; do not edit. -->"
@@ -42,6 +42,10 @@ def render_settings_markdown():
         secret = " **Secret.**" if setting.secret else ""
         out.append(f"| `{setting.key}` | {setting.type_name.replace('|', '&#124;')} | "
                    f"{default} | {setting.description}{secret} |")
+    out += ["", "## Rules between settings", "",
+            "Checked by bootstrap and by the hub at start; a broken rule stops both with the "
+            "same message.", ""]
+    out += [f"- {rule.description}" for rule in RULES]
     return "\n".join(out) + "\n"
 
 

@@ -54,12 +54,22 @@ def test_databases_have_healthchecks_and_the_hub_waits_for_them(compose):
         assert compose["services"]["hub"]["depends_on"][svc] == {"condition": "service_healthy"}
 
 
+def setting_of(key):
+    """The setting a compose variable stands for: itself, or a secret given as <KEY>_FILE."""
+    if key.endswith("_FILE") and key not in SETTINGS_BY_KEY:
+        setting = SETTINGS_BY_KEY[key.removesuffix("_FILE")]
+        assert setting.secret, f"{key}: only secrets can be given as files"
+        return setting
+    return SETTINGS_BY_KEY[key]
+
+
 def test_inline_defaults_match_the_schema():
     text = (ROOT / "compose.yaml").read_text()
     for key, default in re.findall(r"\$\{(EDAHUB_[A-Z0-9_]+):-([^}]*)\}", text):
-        setting = SETTINGS_BY_KEY[key]
-        if key == "EDAHUB_CA_BUNDLE":
-            assert default == "/dev/null"  # an empty build secret when no bundle is given
+        setting = setting_of(key)
+        if default == "/dev/null":
+            # An empty file stands for a file setting that is not given.
+            assert key.endswith("_FILE") or setting.type_name == "path", key
         elif default:
             assert default == setting.default, f"{key}: compose says {default!r}"
 
@@ -67,4 +77,4 @@ def test_inline_defaults_match_the_schema():
 def test_every_referenced_variable_is_a_setting():
     text = (ROOT / "compose.yaml").read_text()
     for key in re.findall(r"\$\{([A-Z0-9_]+)[:}]", text):
-        assert key in SETTINGS_BY_KEY, f"compose.yaml uses {key}, which the schema lacks"
+        assert setting_of(key), f"compose.yaml uses {key}, which the schema lacks"

@@ -1,0 +1,246 @@
+"""Each user's own MariaDB and MongoDB database: provisioning, isolation, persistence."""
+
+import json
+import textwrap
+
+import pytest
+
+from edahub_hub.databases import database_name
+
+pytestmark = pytest.mark.integration
+
+MARIADB_ROUND_TRIP = """
+import os, sqlalchemy as sa
+engine = sa.create_engine(os.environ["DATABASE_URL"])
+with engine.begin() as conn:
+    conn.execute(sa.text("CREATE TABLE IF NOT EXISTS notes (id INT PRIMARY KEY, body TEXT)"))
+    conn.execute(sa.text("REPLACE INTO notes VALUES (1, :body)"), {"body": "{owner}'s row"})
+with engine.connect() as conn:
+    print(conn.execute(sa.text("SELECT body FROM notes WHERE id = 1")).scalar())
+"""
+
+MONGODB_ROUND_TRIP = """
+import os, pymongo
+db = pymongo.MongoClient(os.environ["MONGODB_URI"]).get_default_database()
+db.notes.replace_one({"_id": 1}, {"_id": 1, "body": "{owner}'s document"}, upsert=True)
+print(db.notes.find_one({"_id": 1})["body"])
+"""
+
+# Each attempt on another user's data prints the error the server gave, or "ALLOWED".
+MARIADB_TRESPASS = """
+import os, pymysql
+conn = pymysql.connect(host=os.environ["MARIADB_HOST"], user=os.environ["MARIADB_USER"],
+                       password=os.environ["MARIADB_PASSWORD"], autocommit=True)
+cur = conn.cursor()
+cur.execute("SHOW DATABASES")
+print("visible", sorted(r[0] for r in cur.fetchall()))
+for statement in [
+    "SELECT * FROM `{victim}`.notes",
+    "INSERT INTO `{victim}`.notes VALUES (2, 'intruder')",
+    "DROP TABLE `{victim}`.notes",
+    "DROP DATABASE `{victim}`",
+    "CREATE DATABASE u_squatter_0000000000",
+    "CREATE USER 'sneaky'@'%' IDENTIFIED BY 'pw'",
+    "GRANT ALL ON `{victim}`.* TO CURRENT_USER",
+    "SELECT user, host FROM mysql.user",
+]:
+    try:
+        cur.execute(statement)
+        print("ALLOWED", statement)
+    except pymysql.err.MySQLError as e:
+        print("denied", e.args[0])
+"""
+
+MONGODB_TRESPASS = """
+import os, pymongo
+from pymongo.errors import OperationFailure
+client = pymongo.MongoClient(os.environ["MONGODB_URI"])
+listed = client.admin.command("listDatabases", nameOnly=True, authorizedDatabases=True)
+print("visible", sorted(d["name"] for d in listed["databases"]))
+victim = client["{victim}"]
+for label, attempt in [
+    ("find", lambda: victim.notes.find_one()),
+    ("insert", lambda: victim.notes.insert_one({"intruder": True})),
+    ("drop collection", lambda: victim.notes.drop()),
+    ("drop database", lambda: client.drop_database("{victim}")),
+    ("list users", lambda: victim.command("usersInfo")),
+    ("create user", lambda: client.get_default_database().command(
+        "createUser", "sneaky", pwd="pw", roles=["readWrite"])),
+    ("create user elsewhere", lambda: client.admin.command(
+        "createUser", "sneaky", pwd="pw", roles=["readWriteAnyDatabase"])),
+    ("grant role", lambda: client.get_default_database().command(
+        "grantRolesToUser", os.environ["MONGODB_USER"], roles=[{"role": "root", "db": "admin"}])),
+]:
+    try:
+        attempt()
+        print("ALLOWED", label)
+    except OperationFailure as e:
+        print("denied", e.code)
+"""
+
+
+def run_ok(session, code):
+    result = session.execute(textwrap.dedent(code))
+    assert result.reply["status"] == "ok", result.error
+    return result.stdout
+
+
+@pytest.fixture(scope="module")
+def bob_server(make_user):
+    bob = make_user("bob")
+    bob.start_server()
+    assert bob.open_server().status_code == 200
+    return bob
+
+
+def test_credentials_are_injected_with_conventional_names(alice_server):
+    out = run_ok(alice_server, """
+        import json, os
+        keys = ["MARIADB_HOST", "MARIADB_PORT", "MARIADB_DATABASE", "MARIADB_USER",
+                "MARIADB_PASSWORD", "DATABASE_URL", "MONGODB_HOST", "MONGODB_PORT",
+                "MONGODB_DATABASE", "MONGODB_USER", "MONGODB_PASSWORD", "MONGODB_URI"]
+        print(json.dumps({k: os.environ.get(k, "") for k in keys}))
+        print(oct(os.stat(os.path.expanduser("~/.my.cnf")).st_mode & 0o777))
+    """).splitlines()
+    env = json.loads(out[0])
+    name = database_name("alice")
+    assert env["MARIADB_USER"] == env["MARIADB_DATABASE"] == env["MONGODB_DATABASE"] == name
+    assert env["MARIADB_HOST"] == "mariadb" and env["MONGODB_HOST"] == "mongodb"
+    assert all(env.values()), env
+    assert out[1] == "0o600"  # ~/.my.cnf holds the password: readable by the owner only
+
+
+def test_my_cnf_lets_clients_connect_without_arguments(alice_server):
+    out = run_ok(alice_server, """
+        import os, pymysql
+        conn = pymysql.connect(read_default_file=os.path.expanduser("~/.my.cnf"))
+        print(conn.cursor().execute("SELECT 1") and conn.db.decode())
+    """)
+    assert out.strip() == database_name("alice")
+
+
+def test_each_user_reads_and_writes_their_own_databases(alice_server, bob_server):
+    for session, owner in ((alice_server, "alice"), (bob_server, "bob")):
+        assert run_ok(session, MARIADB_ROUND_TRIP.replace("{owner}", owner)) == f"{owner}'s row\n"
+        assert run_ok(session, MONGODB_ROUND_TRIP.replace("{owner}", owner)) == f"{owner}'s document\n"
+
+
+def test_a_user_cannot_touch_another_users_mariadb(alice_server, bob_server):
+    run_ok(alice_server, MARIADB_ROUND_TRIP.replace("{owner}", "alice"))
+    lines = run_ok(bob_server, MARIADB_TRESPASS.replace("{victim}", database_name("alice")))
+    lines = lines.splitlines()
+    assert lines[0] == f"visible {sorted(['information_schema', database_name('bob')])}"
+    assert lines[1:] and not [line for line in lines[1:] if not line.startswith("denied")], lines
+    # alice's row is still there, unchanged
+    assert run_ok(alice_server, MARIADB_ROUND_TRIP.replace("{owner}", "alice")) == "alice's row\n"
+
+
+def test_a_user_cannot_touch_another_users_mongodb(alice_server, bob_server):
+    run_ok(alice_server, MONGODB_ROUND_TRIP.replace("{owner}", "alice"))
+    run_ok(bob_server, MONGODB_ROUND_TRIP.replace("{owner}", "bob"))  # MongoDB lists only databases with data
+    lines = run_ok(bob_server, MONGODB_TRESPASS.replace("{victim}", database_name("alice")))
+    lines = lines.splitlines()
+    assert lines[0] == f"visible {[database_name('bob')]}"
+    assert lines[1:] and all(line == "denied 13" for line in lines[1:]), lines
+    assert run_ok(alice_server, MONGODB_ROUND_TRIP.replace("{owner}", "alice")) == "alice's document\n"
+
+
+def test_root_accounts_are_unreachable_from_users_containers(stack, bob_server):
+    # Even with the right passwords: root may only connect from inside the database containers.
+    out = run_ok(bob_server, f"""
+        import pymysql, pymongo
+        try:
+            pymysql.connect(host="mariadb", user="root",
+                            password={stack.values["EDAHUB_MARIADB_ROOT_PASSWORD"]!r})
+            print("mariadb ALLOWED")
+        except pymysql.err.MySQLError as e:
+            print("mariadb denied", e.args[0])
+        try:
+            pymongo.MongoClient(host="mongodb", username="root", authSource="admin",
+                                password={stack.values["EDAHUB_MONGODB_ROOT_PASSWORD"]!r},
+                                serverSelectionTimeoutMS=5000).admin.command("listDatabases")
+            print("mongodb ALLOWED")
+        except pymongo.errors.OperationFailure as e:
+            print("mongodb denied", e.code)
+    """)
+    assert out.splitlines() == ["mariadb denied 1045", "mongodb denied 18"]
+
+
+HOSTILE_USERNAMES = ["o'brien", "semi;colon", "dollar$sign", "dot.ted", "back\\slash",
+                     "x" * 200, "ünïcödé", "' or '1'='1", "u_alice_0123456789"]
+
+PROVISION_IN_HUB = """
+import json, os, sys
+import pymysql, pymongo
+from edahub_hub.databases import MariaDBProvisioner, MongoDBProvisioner, credentials_for
+key = os.environ["EDAHUB_DB_PASSWORD_KEY"]
+mariadb = MariaDBProvisioner(os.environ["EDAHUB_MARIADB_PROVISIONER_PASSWORD"])
+mongodb = MongoDBProvisioner(os.environ["EDAHUB_MONGODB_PROVISIONER_PASSWORD"])
+report = {}
+for username in json.loads(sys.argv[1]):
+    creds = credentials_for(username, key)
+    mariadb.ensure(creds)
+    mongodb.ensure(creds)
+    conn = pymysql.connect(host="mariadb", user=creds.name, password=creds.mariadb_password,
+                           database=creds.name, autocommit=True)
+    conn.cursor().execute("CREATE TABLE t (v TEXT)")
+    conn.cursor().execute("INSERT INTO t VALUES (%s)", (username,))
+    cur = conn.cursor(); cur.execute("SELECT v FROM t"); stored = cur.fetchone()[0]
+    db = pymongo.MongoClient(creds.environment()["MONGODB_URI"]).get_default_database()
+    db.t.insert_one({"v": username})
+    report[username] = [creds.name, stored, db.t.find_one()["v"]]
+    mariadb.drop(creds.name)
+    mongodb.drop(creds.name)
+print(json.dumps(report))
+"""
+
+
+def test_hostile_usernames_are_provisioned_safely(stack, docker_client):
+    """The hub's provisioning code, in the real hub container, against the real servers."""
+    hub = docker_client.containers.get(f"{stack.project}-hub-1")
+    result = hub.exec_run(["python3", "-c", PROVISION_IN_HUB, json.dumps(HOSTILE_USERNAMES)])
+    assert result.exit_code == 0, result.output.decode()[-3000:]
+    report = json.loads(result.output.decode().strip().splitlines()[-1])
+    for username in HOSTILE_USERNAMES:
+        name, mariadb_value, mongodb_value = report[username]
+        assert name == database_name(username)
+        assert mariadb_value == username and mongodb_value == username
+    assert len({entry[0] for entry in report.values()}) == len(HOSTILE_USERNAMES)
+
+
+def test_a_hostile_username_spawns_with_working_databases(make_user):
+    mallory = make_user("o'mal;ley$.x")
+    mallory.start_server()
+    assert mallory.open_server().status_code == 200
+    assert run_ok(mallory, MARIADB_ROUND_TRIP.replace("{owner}", "m")) == "m's row\n"
+    assert run_ok(mallory, MONGODB_ROUND_TRIP.replace("{owner}", "m")) == "m's document\n"
+    mallory.stop_server()
+
+
+@pytest.mark.parametrize("services", [["mariadb"], ["mongodb"], []], ids=["mariadb", "mongodb", "whole-stack"])
+def test_data_survives_restarts(stack, alice_server, services):
+    run_ok(alice_server, MARIADB_ROUND_TRIP.replace("{owner}", "alice"))
+    run_ok(alice_server, MONGODB_ROUND_TRIP.replace("{owner}", "alice"))
+    if not services:
+        alice_server.stop_server()  # the hub stops users' servers when it stops anyway
+    stack.run_compose("restart", *services, timeout=300)
+    stack.run_compose("up", "--detach", "--wait", "--no-recreate", "--no-build", timeout=300)
+    if not services:
+        alice_server.start_server()
+        assert alice_server.open_server().status_code == 200
+    check = """
+        import os, pymysql, pymongo
+        conn = pymysql.connect(read_default_file=os.path.expanduser("~/.my.cnf"))
+        cur = conn.cursor(); cur.execute("SELECT body FROM notes"); print(cur.fetchall())
+        db = pymongo.MongoClient(os.environ["MONGODB_URI"]).get_default_database()
+        print(list(db.notes.find()))
+    """
+    for attempt in range(30):  # a just-restarted server may refuse the first connections
+        result = alice_server.execute(textwrap.dedent(check))
+        if result.reply["status"] == "ok":
+            break
+        import time
+        time.sleep(1)
+    assert result.stdout.splitlines() == [
+        "((\"alice's row\",),)", "[{'_id': 1, 'body': \"alice's document\"}]"
+    ]
