@@ -57,15 +57,14 @@ def main():
     from edahub.installer import hash_password
     from edahub.settings import load_settings
     from hubclient import HubSession
+    from stacktools import free_port, remove_user_resources
 
     run_id = secrets.token_hex(3)
     project, prefix = f"edahub-bench-{run_id}", f"edahubbench{run_id}"
     with tempfile.TemporaryDirectory() as tmp:
         env_file = Path(tmp) / "bench.env"
         admin_password = secrets.token_hex(12)
-        with __import__("socket").socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
+        port = free_port()
         overrides = {
             "EDAHUB_HUB_PORT": str(port), "EDAHUB_HUB_BIND_ADDRESS": "127.0.0.1",
             "EDAHUB_NETWORK_NAME": project, "EDAHUB_USER_PREFIX": prefix,
@@ -144,12 +143,7 @@ def main():
         finally:
             subprocess.run([*compose, "down", "--volumes", "--timeout", "120"],
                            capture_output=True)
-            for c in client.containers.list(all=True,
-                                            filters={"label": f"org.edahub.user-prefix={prefix}"}):
-                c.remove(force=True)
-            for volume in client.volumes.list():
-                if volume.name.startswith(f"{prefix}-home-"):
-                    volume.remove(force=True)
+            remove_user_resources(client, prefix)
 
 
 # Per kernel language: a first cell, and a cell loading the language's data tools.

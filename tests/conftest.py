@@ -13,7 +13,6 @@ Environment variables that steer the integration tests (all optional):
 
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
+from stacktools import free_port, remove_user_resources
 
 # Fixtures defined in helper modules, made available to every test.
 from browser import browser, open_browser  # noqa: E402,F401
@@ -33,6 +34,8 @@ STANDINS = {
     "mongodb": ("edahub-standin-mongodb:6.0", ROOT / "tests" / "standins" / "mongodb"),
 }
 ADMIN_PASSWORD = "admin-" + secrets.token_hex(8)
+TEST_HUB_IMAGE = "edahub-hub:test"
+TEST_SINGLEUSER_IMAGE = "edahub-singleuser:test"
 FAILURES = []  # reports of failed tests, setups included: the stack's logs are dumped then
 
 
@@ -43,12 +46,6 @@ def pytest_runtest_makereport(item, call):
     setattr(item, f"rep_{report.when}", report)  # fixtures read it (tests/browser.py)
     if report.failed:
         FAILURES.append(report.nodeid)
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def ca_bundle():
@@ -133,6 +130,10 @@ def stack_images(docker_client, tmp_path_factory):
     from edahub import envfile
 
     overrides = dict(zip(("EDAHUB_MARIADB_IMAGE", "EDAHUB_MONGODB_IMAGE"), database_images()))
+    # Tags of their own: the test build (without Julia, say) must never replace an
+    # operator's edahub-hub / edahub-singleuser images on the same machine.
+    overrides["EDAHUB_HUB_IMAGE"] = TEST_HUB_IMAGE
+    overrides["EDAHUB_SINGLEUSER_IMAGE"] = TEST_SINGLEUSER_IMAGE
     # The singleuser image's optional parts need julialang.org and CRAN, which CI cannot
     # reach: built only when asked for (tests/integration/test_kernels.py checks either way).
     for part in ("JULIA", "CRAN"):
@@ -160,7 +161,8 @@ def stack(docker_client, tmp_path_factory, stack_images):
     from edahub.installer import hash_password
 
     yield from start_stack(
-        "test", {**stack_images, "EDAHUB_ADMIN_PASSWORD_HASH": hash_password(ADMIN_PASSWORD)},
+        "test", {**stack_images, "EDAHUB_ADMIN_PASSWORD_HASH": hash_password(ADMIN_PASSWORD),
+                  "EDAHUB_SHARED_DATASETS": "true"},
         docker_client, tmp_path_factory, admin_password=ADMIN_PASSWORD,
     )
 
@@ -265,13 +267,3 @@ def wait_for_hub(base_url, timeout, verify=True):
             pass
         time.sleep(1)
     pytest.fail(f"hub at {base_url} did not answer within {timeout}s")
-
-
-def remove_user_resources(client, prefix):
-    """Remove users' containers and home volumes left by this session's stack."""
-    for container in client.containers.list(all=True,
-                                            filters={"label": f"org.edahub.user-prefix={prefix}"}):
-        container.remove(force=True)
-    for volume in client.volumes.list():
-        if volume.name.startswith(f"{prefix}-home-"):
-            volume.remove(force=True)

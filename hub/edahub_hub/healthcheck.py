@@ -1,4 +1,4 @@
-"""The hub container's health check: `python3 -m edahub_hub.healthcheck` (compose.yaml).
+"""The hub container's health check: `python3 -m edahub_hub.healthcheck` (hub/Dockerfile).
 
 Asks the proxy for /hub/health on port 8000, over HTTPS when EDAHUB_TLS_CERT is set.
 It checks that the local proxy and hub answer, not the certificate: that names the

@@ -34,10 +34,20 @@ def make_user(stack, admin):
 
 
 @pytest.fixture(scope="session")
-def alice_server(make_user):
-    """alice, logged in, with her server running and JupyterLab opened once."""
-    alice = make_user("alice")
-    alice.spawn_seconds = alice.start_server()
-    response = alice.open_server()
-    assert response.status_code == 200, f"alice's JupyterLab: HTTP {response.status_code}"
-    return alice
+def running_server(make_user):
+    """running_server(name) -> that user, logged in, server started, JupyterLab opened once."""
+
+    def start(name):
+        session = make_user(name)
+        session.spawn_seconds = session.start_server()
+        response = session.open_server()
+        assert response.status_code == 200, f"{name}'s JupyterLab: HTTP {response.status_code}"
+        return session
+
+    return start
+
+
+@pytest.fixture(scope="session")
+def alice_server(running_server):
+    """alice, with her server running: the main user of the platform tests."""
+    return running_server("alice")

@@ -80,7 +80,7 @@ def erin_data(stack, docker_client, make_user, tmp_path_factory):
 
 
 def read_home_file(stack, docker_client, volume):
-    image = stack.values.get("EDAHUB_SINGLEUSER_IMAGE") or "edahub-singleuser:0.1.0"
+    image = stack.values["EDAHUB_SINGLEUSER_IMAGE"]
     out = docker_client.containers.run(image, ["cat", "/data/results/a.csv"], remove=True,
                                        entrypoint="", volumes={volume: {"bind": "/data", "mode": "ro"}})
     return out.decode()
@@ -98,7 +98,7 @@ def test_backup_wipe_restore_gives_back_the_exact_data(stack, docker_client, eri
 
     erin_data["as_erin"]("wipe")
     docker_client.containers.run(
-        stack.values.get("EDAHUB_SINGLEUSER_IMAGE") or "edahub-singleuser:0.1.0",
+        stack.values["EDAHUB_SINGLEUSER_IMAGE"],
         ["sh", "-c", "rm -rf /data/results"], remove=True, entrypoint="", user="0",
         volumes={erin_data["volume"]: {"bind": "/data", "mode": "rw"}})
     wiped = erin_data["as_erin"]("read")

@@ -86,11 +86,8 @@ def run_ok(session, code):
 
 
 @pytest.fixture(scope="module")
-def bob_server(make_user):
-    bob = make_user("bob")
-    bob.start_server()
-    assert bob.open_server().status_code == 200
-    return bob
+def bob_server(running_server):
+    return running_server("bob")
 
 
 def test_credentials_are_injected_with_conventional_names(alice_server):
@@ -244,3 +241,33 @@ def test_data_survives_restarts(stack, alice_server, services):
     assert result.stdout.splitlines() == [
         "((\"alice's row\",),)", "[{'_id': 1, 'body': \"alice's document\"}]"
     ]
+
+
+def test_shared_datasets_are_readable_but_not_writable(stack, docker_client, alice_server):
+    """EDAHUB_SHARED_DATASETS=true in the test stack: admins fill `datasets` as root."""
+    mariadb = docker_client.containers.get(f"{stack.project}-mariadb-1")
+    filled = mariadb.exec_run(["sh", "-c", 'MYSQL_PWD="$MARIADB_ROOT_PASSWORD" mariadb -uroot datasets -e '
+                               '"CREATE TABLE IF NOT EXISTS iris (id INT PRIMARY KEY, species TEXT); '
+                               "REPLACE INTO iris VALUES (1, 'setosa')\""])
+    assert filled.exit_code == 0, filled.output
+    mongodb = docker_client.containers.get(f"{stack.project}-mongodb-1")
+    filled = mongodb.exec_run(["sh", "-c", 'mongosh --quiet -u root -p "$MONGO_INITDB_ROOT_PASSWORD" '
+                               '--authenticationDatabase admin --eval \'db.getSiblingDB("datasets")'
+                               '.iris.replaceOne({_id: 1}, {_id: 1, species: "setosa"}, {upsert: true})\''])
+    assert filled.exit_code == 0, filled.output
+    out = run_ok(alice_server, """
+        import os, pymysql, pymongo
+        conn = pymysql.connect(read_default_file=os.path.expanduser("~/.my.cnf"), autocommit=True)
+        cur = conn.cursor(); cur.execute("SELECT species FROM datasets.iris"); print(cur.fetchone()[0])
+        try:
+            cur.execute("INSERT INTO datasets.iris VALUES (2, 'x')"); print("ALLOWED")
+        except pymysql.err.MySQLError as e:
+            print("denied", e.args[0])
+        client = pymongo.MongoClient(os.environ["MONGODB_URI"])
+        print(client.datasets.iris.find_one({"_id": 1})["species"])
+        try:
+            client.datasets.iris.insert_one({"_id": 2}); print("ALLOWED")
+        except pymongo.errors.OperationFailure as e:
+            print("denied", e.code)
+    """)
+    assert out.splitlines() == ["setosa", "denied 1142", "setosa", "denied 13"]

@@ -8,12 +8,9 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def gina(make_user):
+def gina(running_server):
     """A user whose server runs R and Go kernels; another user, hank, owns data she must not see."""
-    gina = make_user("gina")
-    gina.start_server()
-    assert gina.open_server().status_code == 200
-    return gina
+    return running_server("gina")
 
 
 R_MARIADB = r"""

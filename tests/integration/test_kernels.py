@@ -64,11 +64,9 @@ def switch(key, value):
 
 
 @pytest.fixture(scope="module")
-def kim(make_user):
+def kim(running_server):
     """kim, logged in, with a server spawned on an empty home volume; stopped afterwards."""
-    kim = make_user("kim")
-    kim.start_server()
-    assert kim.open_server().status_code == 200
+    kim = running_server("kim")
     yield kim
     kim.stop_server()
 
