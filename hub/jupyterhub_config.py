@@ -8,6 +8,7 @@ import os
 import sys
 
 from edahub.settings import SettingsError, keys_for_service, load_settings
+from edahub_hub.spawner import home_volume_template
 
 # A secret given as a file (<KEY>_FILE in .env) arrives as a compose secret (compose.yaml);
 # an empty file means it was not given.
@@ -121,7 +122,7 @@ c.DockerSpawner.use_internal_ip = True
 c.DockerSpawner.remove = True
 # {username} is escaped by DockerSpawner to lowercase letters, digits and '-xx' escapes.
 c.DockerSpawner.name_template = f"{prefix}-user-{{username}}"
-c.DockerSpawner.volumes = {f"{prefix}-home-{{username}}": "/home/jovyan"}
+c.DockerSpawner.volumes = {home_volume_template(prefix): "/home/jovyan"}
 c.DockerSpawner.notebook_dir = "/home/jovyan"
 c.DockerSpawner.extra_create_kwargs = {"labels": {"org.edahub.user-prefix": prefix}}
 c.DockerSpawner.start_timeout = settings.spawn_timeout

@@ -19,6 +19,11 @@ WRITE_MY_CNF = (
 )
 
 
+def home_volume_template(user_prefix):
+    """DockerSpawner's volume name template for users' homes ({username} is escaped by it)."""
+    return f"{user_prefix}-home-{{username}}"
+
+
 class EdahubSpawner(DockerSpawner):
     """A user's container, with their own MariaDB and MongoDB database and account."""
 

@@ -15,10 +15,12 @@ from .databases import MariaDBProvisioner, MongoDBProvisioner, database_name
 
 
 def home_volume_name(user_prefix, username):
-    """The home volume DockerSpawner made for ``username`` (its escaping, its template)."""
+    """The home volume DockerSpawner made for ``username`` (its escaping, our template)."""
     from dockerspawner import DockerSpawner
 
-    return f"{user_prefix}-home-{DockerSpawner._escape(username)}"
+    from .spawner import home_volume_template
+
+    return home_volume_template(user_prefix).format(username=DockerSpawner._escape(username))
 
 
 def drop_user_data(username, *, mariadb_password, mongodb_password, volume, docker_client=None):

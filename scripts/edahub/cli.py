@@ -68,7 +68,6 @@ def main(argv=None):
         env_path=args.env_file.resolve(),
         project_name=args.project_name,
         min_free_gib=args.min_free_gib,
-        dry_run=args.dry_run,
     )
     try:
         inst.requested = bitbucket.parse_assignments(args.assignments)

@@ -33,12 +33,10 @@ class Installation:
     project_name: str | None = None
     min_free_gib: int = 10
     hub_timeout: int = 300
-    dry_run: bool = False
     settings: object = None
     admin_password: str | None = None  # set only in the run that generated it
     # Values for settings .env lacks (--set, Bitbucket credentials); may hold a secret.
     requested: dict = field(default_factory=dict, repr=False)
-    notes: list = field(default_factory=list)
 
     def compose(self, *args):
         """The ``docker compose`` command line for this installation."""
