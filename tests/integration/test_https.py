@@ -9,7 +9,7 @@ import subprocess
 import pytest
 import requests
 
-from edahub.settings import SETTINGS, SETTINGS_BY_KEY
+from edahub.settings import SETTINGS
 from hubclient import HubSession
 
 pytestmark = pytest.mark.integration
@@ -73,7 +73,7 @@ def test_hub_refuses_a_key_it_cannot_read(stack_images, tls_files, tmp_path):
         ["docker", "run", "--rm", *args,
          "-v", f"{tls_files.cert}:/run/secrets/tls_cert:ro",
          "-v", f"{unreadable}:/run/secrets/tls_key:ro",
-         SETTINGS_BY_KEY["EDAHUB_HUB_IMAGE"].default],
+         stack_images["EDAHUB_HUB_IMAGE"]],
         capture_output=True, text=True, timeout=120,
     )
     assert result.returncode == 1, result.stdout + result.stderr

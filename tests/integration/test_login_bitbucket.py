@@ -13,7 +13,7 @@ from urllib.parse import quote
 import pytest
 
 from browser import retrying_network_changes
-from edahub.settings import SETTINGS, SETTINGS_BY_KEY
+from edahub.settings import SETTINGS
 from fake_bitbucket_stack import ALLOWED_WORKSPACE
 from hubclient import HubSession
 
@@ -160,7 +160,7 @@ def test_hub_refuses_to_start_with_bad_bitbucket_settings(stack_images, change, 
     environment = {**HUB_SECRETS, **GOOD, **change}
     args = [arg for key, value in environment.items() for arg in ("-e", f"{key}={value}")]
     result = subprocess.run(["docker", "run", "--rm", *args,
-                             SETTINGS_BY_KEY["EDAHUB_HUB_IMAGE"].default],
+                             stack_images["EDAHUB_HUB_IMAGE"]],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "edahub: the hub cannot start: invalid settings:" in result.stderr
