@@ -1,14 +1,15 @@
 # edahub's JupyterHub configuration.
 #
 # Every setting comes from the environment, which compose.yaml fills from .env; each is
-# described once in scripts/edahub/settings.py (and in docs/settings.md). A missing or
+# described once in scripts/edahub_core/settings.py (and in docs/settings.md). A missing or
 # malformed setting stops the hub at start with a message that says how to fix it.
 
 import os
 import sys
 
-from edahub.settings import SettingsError, keys_for_service, load_settings
-from edahub_hub.spawner import home_volume_template
+from edahub_core.settings import SettingsError, keys_for_service, load_settings
+from edahub_core.names import (USER_PREFIX_LABEL, container_name_template,
+                               home_volume_template)
 
 # A secret given as a file (<KEY>_FILE in .env) arrives as a compose secret (compose.yaml);
 # an empty file means it was not given.
@@ -120,11 +121,12 @@ c.DockerSpawner.network_name = settings.network_name
 c.DockerSpawner.use_internal_ip = True
 # Containers are disposable; the home volume is what persists.
 c.DockerSpawner.remove = True
-# {username} is escaped by DockerSpawner to lowercase letters, digits and '-xx' escapes.
-c.DockerSpawner.name_template = f"{prefix}-user-{{username}}"
+# {username} is escaped by DockerSpawner to lowercase letters, digits and '-xx' escapes
+# (edahub_core.names.escape_username, which the operator tools use, does the same).
+c.DockerSpawner.name_template = container_name_template(prefix)
 c.DockerSpawner.volumes = {home_volume_template(prefix): "/home/jovyan"}
 c.DockerSpawner.notebook_dir = "/home/jovyan"
-c.DockerSpawner.extra_create_kwargs = {"labels": {"org.edahub.user-prefix": prefix}}
+c.DockerSpawner.extra_create_kwargs = {"labels": {USER_PREFIX_LABEL: prefix}}
 c.DockerSpawner.start_timeout = settings.spawn_timeout
 c.DockerSpawner.http_timeout = settings.spawn_timeout
 if settings.user_mem_limit:

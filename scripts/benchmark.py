@@ -55,7 +55,7 @@ def main():
 
     from edahub import envfile
     from edahub.installer import hash_password
-    from edahub.settings import load_settings
+    from edahub_core.settings import load_settings
     from hubclient import HubSession
     from stacktools import free_port, remove_user_resources
 

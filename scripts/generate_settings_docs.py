@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Regenerate .env.example and docs/settings.md from scripts/edahub/settings.py."""
+"""Regenerate .env.example and docs/settings.md from scripts/edahub_core/settings.py."""
 
 import sys
 from pathlib import Path

@@ -186,7 +186,7 @@ def start_stack(kind, overrides, docker_client, tmp_path_factory, port=None, bas
     from testcontainers.compose import DockerCompose
 
     from edahub import envfile
-    from edahub.settings import load_settings
+    from edahub_core.settings import load_settings
 
     run_id = secrets.token_hex(3)
     project = f"edahub-{kind}-{run_id}"

@@ -1,12 +1,7 @@
 """Each user's own MariaDB and MongoDB database and account.
 
-Names. Hub usernames may hold characters that database and account names cannot (dots,
-quotes, '$', unicode, any length). ``database_name`` maps a username to
-``u_<safe part>_<hash>``: the safe part keeps the lowercase letters and digits of the
-name (others become '_', at most 20 characters) so an admin recognises it, and the hash
-(the first 10 hex digits of the name's SHA-256) keeps two names apart that the safe part
-would merge ("a.b" and "a_b"). The result matches ``[a-z0-9_]{1,41}``, which is a valid
-database and account name in both engines; it is used as both.
+Names come from ``edahub_core.names`` (``database_name``: ``u_<safe part>_<hash>``),
+shared with the operator tools.
 
 Passwords are derived, never stored: HMAC-SHA256(EDAHUB_DB_PASSWORD_KEY, engine + ":" +
 username) in hex. They are the same after every restart, and changing the key rotates
@@ -14,33 +9,22 @@ all of them: the next spawn sets the new one.
 
 Provisioning runs before each spawn and is idempotent: the database and account are
 created when missing; an existing database is never touched; the password is reset to
-the derived one (that is how a key rotation takes effect).
+the derived one (that is how a key rotation takes effect); read access to the shared
+``datasets`` database follows EDAHUB_SHARED_DATASETS, granted or revoked.
 """
 
 import hashlib
 import hmac
-import re
 import time
-import unicodedata
 from dataclasses import dataclass
+
+from edahub_core.names import PROVISIONER, SHARED_DATASETS, database_name, require_database_name
 
 MARIADB_HOST = "mariadb"
 MARIADB_PORT = 3306
 MONGODB_HOST = "mongodb"
 MONGODB_PORT = 27017
-PROVISIONER = "edahub_provisioner"
-SHARED_DATASETS = "datasets"
-SAFE_NAME = re.compile(r"^u_[a-z0-9_]{1,20}_[0-9a-f]{10}$")
-
-
-def database_name(username):
-    """The database and account name of ``username`` in both engines."""
-    digest = hashlib.sha256(username.encode("utf-8")).hexdigest()[:10]
-    folded = unicodedata.normalize("NFKD", username).encode("ascii", "ignore").decode().lower()
-    safe = re.sub(r"[^a-z0-9]+", "_", folded).strip("_")[:20].strip("_") or "x"
-    name = f"u_{safe}_{digest}"
-    assert SAFE_NAME.match(name), name
-    return name
+NO_SUCH_GRANT = 1141  # MariaDB's ER_NONEXISTING_GRANT
 
 
 def derive_password(key_hex, engine, username):
@@ -91,7 +75,8 @@ def credentials_for(username, key_hex):
 
 def is_connection_error(error):
     """True for errors that mean "not reachable yet", worth retrying; not for refusals."""
-    code = getattr(error, "args", [None])[0]
+    args = getattr(error, "args", None) or (None,)
+    code = args[0]
     if type(error).__module__.startswith("pymysql") and code in (2002, 2003, 2006, 2013):
         return True
     from pymongo.errors import ConnectionFailure
@@ -129,19 +114,32 @@ class MariaDBProvisioner:
 
     def ensure(self, creds, shared_datasets=False):
         """Create ``creds.name``'s database and account if missing; set its password."""
-        assert SAFE_NAME.match(creds.name)
+        name = require_database_name(creds.name)
         with self._connect() as conn, conn.cursor() as cur:
-            cur.execute(f"CREATE DATABASE IF NOT EXISTS `{creds.name}`")
+            cur.execute(f"CREATE DATABASE IF NOT EXISTS `{name}`")
             cur.execute("CREATE USER IF NOT EXISTS %s@'%%' IDENTIFIED BY %s "
                         "WITH MAX_USER_CONNECTIONS 30", (creds.name, creds.mariadb_password))
             cur.execute("ALTER USER %s@'%%' IDENTIFIED BY %s", (creds.name, creds.mariadb_password))
-            cur.execute(f"GRANT ALL PRIVILEGES ON `{creds.name}`.* TO %s@'%%'", (creds.name,))
+            cur.execute(f"GRANT ALL PRIVILEGES ON `{name}`.* TO %s@'%%'", (name,))
             if shared_datasets:
-                cur.execute(f"GRANT SELECT ON `{SHARED_DATASETS}`.* TO %s@'%%'", (creds.name,))
+                cur.execute(f"GRANT SELECT ON `{SHARED_DATASETS}`.* TO %s@'%%'", (name,))
+            else:
+                # The setting may have been switched off: take the access back at this spawn.
+                self._revoke_datasets(cur, name)
+
+    @staticmethod
+    def _revoke_datasets(cur, name):
+        import pymysql
+
+        try:
+            cur.execute(f"REVOKE SELECT ON `{SHARED_DATASETS}`.* FROM %s@'%%'", (name,))
+        except pymysql.err.MySQLError as error:
+            if not error.args or error.args[0] != NO_SUCH_GRANT:  # never granted: fine
+                raise
 
     def drop(self, name):
         """Drop the database and account ``name`` (an admin's explicit request)."""
-        assert SAFE_NAME.match(name)
+        require_database_name(name)
         with self._connect() as conn, conn.cursor() as cur:
             cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
             cur.execute("DROP USER IF EXISTS %s@'%%'", (name,))
@@ -164,7 +162,7 @@ class MongoDBProvisioner:
 
     def ensure(self, creds, shared_datasets=False):
         """Create ``creds.name``'s account (in its own database) if missing; set its password."""
-        assert SAFE_NAME.match(creds.name)
+        require_database_name(creds.name)
         # Not dbOwner: it includes userAdmin, which would let users create accounts.
         roles = [{"role": "readWrite", "db": creds.name}, {"role": "dbAdmin", "db": creds.name}]
         if shared_datasets:
@@ -179,7 +177,7 @@ class MongoDBProvisioner:
 
     def drop(self, name):
         """Drop the database and account ``name``."""
-        assert SAFE_NAME.match(name)
+        require_database_name(name)
         with self._client() as client:
             db = client[name]
             if db.command("usersInfo", name)["users"]:

@@ -9,7 +9,7 @@ plain HTTP on REDIRECT_PORT with a 301 to https (its --redirect-port/--redirect-
 import os
 from urllib.parse import urlsplit
 
-from edahub.console import UserError
+from edahub_core.errors import UserError
 
 CERT = "/run/secrets/tls_cert"
 KEY = "/run/secrets/tls_key"

@@ -7,7 +7,10 @@ import shlex
 from dockerspawner import DockerSpawner
 from traitlets import Bool, Unicode, default
 
+from edahub_core.errors import UserError
+
 from .databases import MariaDBProvisioner, MongoDBProvisioner, credentials_for, retry
+from .userdata import drop_user_data
 
 # Written at each start so clients that read ~/.my.cnf (mariadb, RMariaDB, PyMySQL with
 # read_default_file) connect with no arguments. The values come from the container's
@@ -17,11 +20,6 @@ WRITE_MY_CNF = (
     "database=%s\\n' \"$MARIADB_HOST\" \"$MARIADB_PORT\" \"$MARIADB_USER\" "
     "\"$MARIADB_PASSWORD\" \"$MARIADB_DATABASE\" > \"$HOME/.my.cnf\""
 )
-
-
-def home_volume_template(user_prefix):
-    """DockerSpawner's volume name template for users' homes ({username} is escaped by it)."""
-    return f"{user_prefix}-home-{{username}}"
 
 
 class EdahubSpawner(DockerSpawner):
@@ -69,12 +67,14 @@ class EdahubSpawner(DockerSpawner):
             self.log.info("Keeping the data of deleted user %s (EDAHUB_DELETE_USER_DATA is off)",
                           self.user.name)
             return
-        from .userdata import drop_user_data
-
         [volume] = self.volume_binds  # the home volume, named from DockerSpawner.volumes
-        await asyncio.get_running_loop().run_in_executor(None, functools.partial(
-            drop_user_data, self.user.name, volume=volume,
-            mariadb_password=self.mariadb_provisioner_password,
-            mongodb_password=self.mongodb_provisioner_password,
-        ))
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, functools.partial(
+                drop_user_data, self.user.name, volume=volume,
+                mariadb_password=self.mariadb_provisioner_password,
+                mongodb_password=self.mongodb_provisioner_password,
+            ))
+        except UserError as error:
+            self.log.error("Could not drop all data of deleted user %s: %s", self.user.name, error)
+            return
         self.log.info("Dropped the databases and home volume of deleted user %s", self.user.name)

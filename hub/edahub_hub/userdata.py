@@ -11,20 +11,18 @@ import argparse
 import os
 import sys
 
-from .databases import MariaDBProvisioner, MongoDBProvisioner, database_name
+from edahub_core.errors import UserError
+from edahub_core.names import database_name, home_volume_name
 
-
-def home_volume_name(user_prefix, username):
-    """The home volume DockerSpawner made for ``username`` (its escaping, our template)."""
-    from dockerspawner import DockerSpawner
-
-    from .spawner import home_volume_template
-
-    return home_volume_template(user_prefix).format(username=DockerSpawner._escape(username))
+from .databases import MariaDBProvisioner, MongoDBProvisioner
 
 
 def drop_user_data(username, *, mariadb_password, mongodb_password, volume, docker_client=None):
-    """Drop ``username``'s databases, accounts and home ``volume``; return what was removed."""
+    """Drop ``username``'s databases, accounts and home ``volume``; return what was removed.
+
+    Raises ``UserError`` when the volume is in use (the user's server runs): the caller,
+    the command line or the hub, reports it; nothing here exits the process.
+    """
     name = database_name(username)
     MariaDBProvisioner(mariadb_password).drop(name)
     MongoDBProvisioner(mongodb_password).drop(name)
@@ -41,8 +39,8 @@ def drop_user_data(username, *, mariadb_password, mongodb_password, volume, dock
     except docker.errors.NotFound:
         pass
     except docker.errors.APIError as error:  # in use by a running server
-        raise SystemExit(f"error: cannot remove {volume}: {error.explanation}\n"
-                         "  How to fix: stop the user's server first, then run this again")
+        raise UserError(f"cannot remove {volume}: {error.explanation}",
+                        "stop the user's server first, then run this again") from None
     return removed
 
 
@@ -59,12 +57,17 @@ def main(argv=None):
         print(f"This drops {args.username!r}'s databases and home files for good. "
               "Add --yes to do it.", file=sys.stderr)
         return 1
-    removed = drop_user_data(
-        args.username,
-        mariadb_password=os.environ["EDAHUB_MARIADB_PROVISIONER_PASSWORD"],
-        mongodb_password=os.environ["EDAHUB_MONGODB_PROVISIONER_PASSWORD"],
-        volume=home_volume_name(os.environ.get("EDAHUB_USER_PREFIX") or "edahub", args.username),
-    )
+    try:
+        removed = drop_user_data(
+            args.username,
+            mariadb_password=os.environ["EDAHUB_MARIADB_PROVISIONER_PASSWORD"],
+            mongodb_password=os.environ["EDAHUB_MONGODB_PROVISIONER_PASSWORD"],
+            volume=home_volume_name(os.environ.get("EDAHUB_USER_PREFIX") or "edahub",
+                                    args.username),
+        )
+    except UserError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     for item in removed:
         print(f"removed {item}")
     return 0

@@ -37,7 +37,7 @@ from pathlib import Path
 from . import envfile
 from .console import UserError, format_duration, progress, run, setup_logging
 from .installer import ROOT, Installation
-from .settings import load_settings
+from edahub_core.settings import load_settings
 
 FORMAT = 1
 MARIADB_DUMP = (

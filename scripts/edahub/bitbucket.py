@@ -10,7 +10,7 @@ import re
 
 from . import envfile
 from .console import UserError, log
-from .settings import SETTINGS_BY_KEY, load_settings
+from edahub_core.settings import SETTINGS_BY_KEY, load_settings
 
 CLIENT_ID = "EDAHUB_BITBUCKET_CLIENT_ID"
 CLIENT_SECRET = "EDAHUB_BITBUCKET_CLIENT_SECRET"

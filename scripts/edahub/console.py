@@ -11,19 +11,9 @@ import sys
 import time
 from contextlib import contextmanager
 
+from edahub_core.errors import UserError  # noqa: F401 (re-exported for the scripts)
+
 log = logging.getLogger("edahub")
-
-
-class UserError(Exception):
-    """An expected failure: says what went wrong and how to fix it, without a traceback."""
-
-    def __init__(self, what, fix=""):
-        super().__init__(what)
-        self.what = what
-        self.fix = fix
-
-    def __str__(self):
-        return f"{self.what}\n  How to fix: {self.fix}" if self.fix else self.what
 
 
 def setup_logging(log_path=None, verbose=False):

@@ -14,7 +14,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from .settings import SETTINGS, SettingsError
+from edahub_core.settings import SETTINGS, SettingsError
 
 ENV_MODE = 0o600
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from . import bitbucket, envfile, hostchecks
 from .console import UserError, format_duration, log, progress, run
-from .settings import SETTINGS, load_settings
+from edahub_core.settings import SETTINGS, load_settings
 
 SECRET_KEYS = {s.key for s in SETTINGS if s.secret}
 

@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 
 from .envfile import render_env_example
-from .settings import RULES, SETTINGS
+from edahub_core.settings import RULES, SETTINGS
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-GENERATED = "<!-- Generated from scripts/edahub/settings.py by scripts/generate_settings_docs.py; do not edit. -->"
+GENERATED = "<!-- Generated from scripts/edahub_core/settings.py by scripts/generate_settings_docs.py; do not edit. -->"
 
 
 def render_settings_markdown():

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from edahub_hub.databases import database_name
+from edahub_core.names import database_name
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]

@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from edahub_hub.databases import database_name
+from edahub_core.names import database_name
 
 pytestmark = pytest.mark.integration
 

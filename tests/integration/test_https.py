@@ -9,7 +9,7 @@ import subprocess
 import pytest
 import requests
 
-from edahub.settings import SETTINGS
+from edahub_core.settings import SETTINGS
 from hubclient import HubSession
 
 pytestmark = pytest.mark.integration

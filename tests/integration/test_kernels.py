@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from edahub.settings import SETTINGS_BY_KEY
+from edahub_core.settings import SETTINGS_BY_KEY
 
 pytestmark = pytest.mark.integration
 

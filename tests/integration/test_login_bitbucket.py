@@ -13,7 +13,7 @@ from urllib.parse import quote
 import pytest
 
 from browser import retrying_network_changes
-from edahub.settings import SETTINGS
+from edahub_core.settings import SETTINGS
 from fake_bitbucket_stack import ALLOWED_WORKSPACE
 from hubclient import HubSession
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from edahub_hub.databases import database_name
+from edahub_core.names import database_name
 
 pytestmark = pytest.mark.integration
 

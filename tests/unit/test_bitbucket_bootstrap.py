@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from edahub import cli, envfile, hostchecks, installer
-from edahub.settings import SETTINGS, SettingsError, keys_for_service, load_settings
+from edahub_core.settings import SETTINGS, SettingsError, keys_for_service, load_settings
 
 SECRET = "s3cr3t-consumer-value-7Qx"
 

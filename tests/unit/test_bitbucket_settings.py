@@ -3,7 +3,7 @@
 import pytest
 import yaml
 
-from edahub.settings import RULES, SETTINGS, SettingsError, keys_for_service, load_settings
+from edahub_core.settings import RULES, SETTINGS, SettingsError, keys_for_service, load_settings
 from edahub_hub import https
 
 GENERATED = {s.key: s.generate() for s in SETTINGS if s.generate}

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from edahub.settings import SETTINGS_BY_KEY, keys_for_service
+from edahub_core.settings import SETTINGS_BY_KEY, keys_for_service
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -4,7 +4,8 @@ import re
 
 import pytest
 
-from edahub_hub.databases import SAFE_NAME, credentials_for, database_name, derive_password
+from edahub_core.names import SAFE_DATABASE_NAME, database_name
+from edahub_hub.databases import credentials_for, derive_password
 
 HOSTILE = [
     "alice", "o'brien", 'say"cheese', "semi;colon", "drop`table`", "dollar$sign", "$where",
@@ -16,7 +17,7 @@ HOSTILE = [
 @pytest.mark.parametrize("username", HOSTILE)
 def test_names_are_safe_identifiers_in_both_engines(username):
     name = database_name(username)
-    assert SAFE_NAME.match(name)
+    assert SAFE_DATABASE_NAME.fullmatch(name)
     # MariaDB: identifiers up to 64 characters, account names up to 80; MongoDB: database
     # names up to 63 bytes without /\\. "$*<>:|? or spaces.
     assert len(name) <= 41

@@ -7,7 +7,7 @@ import pytest
 from dotenv import dotenv_values
 
 from edahub import envfile
-from edahub.settings import SETTINGS, SettingsError, load_settings
+from edahub_core.settings import SETTINGS, SettingsError, load_settings
 
 GENERATED = [s.key for s in SETTINGS if s.generate]
 

@@ -1,7 +1,7 @@
 """.env.example and docs/settings.md are generated from the schema and must not drift."""
 
 from edahub import settings_docs
-from edahub.settings import SETTINGS
+from edahub_core.settings import SETTINGS
 
 
 def test_generated_files_are_up_to_date():

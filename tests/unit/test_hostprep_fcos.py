@@ -18,7 +18,7 @@ import yaml
 from edahub import envfile
 from edahub.hostprep import fcos
 from edahub.hostprep import main as prepare_host
-from edahub.settings import SETTINGS
+from edahub_core.settings import SETTINGS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -169,7 +169,7 @@ def test_running_again_keeps_the_secrets_and_shows_no_new_password(tmp_path, ssh
 def test_an_operators_env_file_is_embedded(tmp_path, ssh_key):
     env = tmp_path / "my.env"
     values, _ = envfile.ensure_env_file(env, {"EDAHUB_HUB_PORT": "8443"},
-                                        validate=__import__("edahub.settings").settings.load_settings)
+                                        validate=__import__("edahub_core.settings").settings.load_settings)
     code, out = fcos_config(tmp_path, ssh_key, "--docker-on-root", "--env-file", str(env))
     assert code == 0
     assert (out / fcos.ENV_FILE).read_bytes() == env.read_bytes()

@@ -2,7 +2,7 @@
 
 import pytest
 
-from edahub.settings import SETTINGS, SettingsError, keys_for_service, load_settings
+from edahub_core.settings import SETTINGS, SettingsError, keys_for_service, load_settings
 
 # A value for every secret that bootstrap generates, made by the schema's own generators.
 SECRETS = {s.key: s.generate() for s in SETTINGS if s.generate}

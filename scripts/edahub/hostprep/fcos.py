@@ -55,7 +55,7 @@ MOUNT_UNIT = "var-lib-docker.mount"
 # The parts of the repository the host needs: compose.yaml, its build contexts and
 # bind mounts (tests/unit/test_hostprep_fcos.py checks this against compose.yaml).
 DEPLOYMENT_PATHS = ("compose.yaml", ".dockerignore", "hub", "singleuser", "mariadb", "mongodb",
-                    "scripts/edahub")
+                    "scripts/edahub", "scripts/edahub_core")
 # Host preparation runs on the workstation; the host (and the hub image) never use it.
 DEPLOYMENT_EXCLUDED = ("scripts/edahub/hostprep",)
 _SKIPPED_DIRS = {"__pycache__", ".pytest_cache", ".mypy_cache"}
@@ -568,7 +568,7 @@ def write_output(provision, output_dir, source_root, env_file=None, force=False,
     """Write the output folder: atomically (built aside, then renamed into place), keeping
     the .env of an earlier run so its secrets do not change."""
     from ..installer import generate_admin_password, hash_password
-    from ..settings import load_settings
+    from edahub_core.settings import load_settings
 
     out = Path(output_dir).absolute()
     ours = (out / OUTPUT_MARKER).is_file()

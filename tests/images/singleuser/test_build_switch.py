@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from edahub.settings import SETTINGS_BY_KEY
+from edahub_core.settings import SETTINGS_BY_KEY
 
 SCRIPT = Path(__file__).resolve().parents[3] / "singleuser" / "build-switch.sh"
 SPELLINGS = ["true", "True", "YES", "on", "1", "false", "False", "no", "OFF", "0", "maybe", "2",

@@ -4,7 +4,7 @@ The operator's ``.env`` file, ``.env.example``, the settings table in docs/setti
 the validation done by both ``scripts/bootstrap.py`` and the hub's
 ``jupyterhub_config.py`` all come from the ``SETTINGS`` list below. A unit test fails when
 ``.env.example`` or the docs drift from it (regenerate them with
-``python3 scripts/bootstrap.py generate-docs``).
+``python3 scripts/generate_settings_docs.py``).
 
 Loading is a function call (``load_settings``), never an import-time side effect.
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 from types import MappingProxyType
 from urllib.parse import urlsplit
 
-from .console import UserError
+from .errors import UserError
 
 PREFIX = "EDAHUB_"
 

@@ -1,0 +1,100 @@
+"""The names the hub and the operator tools must agree on, defined once.
+
+Users' containers and home volumes (DockerSpawner makes them; backup, the drop command
+and the tests find them again), the label that marks a stack's users' containers, and
+the database and account name each user gets in MariaDB and MongoDB (the hub provisions
+them; backup selects them).
+
+Database names. Hub usernames may hold characters that database and account names cannot
+(dots, quotes, '$', unicode, any length). ``database_name`` maps a username to
+``u_<safe part>_<hash>``: the safe part keeps the lowercase letters and digits of the
+name (others become '_', at most 20 characters) so an admin recognises it, and the hash
+(the first 10 hex digits of the name's SHA-256) keeps two names apart that the safe part
+would merge ("a.b" and "a_b"). The result matches ``SAFE_DATABASE_NAME``, a valid
+database and account name in both engines without quoting; it is used as both.
+"""
+
+import hashlib
+import re
+import string
+import unicodedata
+
+# --- users' containers and volumes ---------------------------------------------------
+
+# Docker label on every user's container, valued with the stack's EDAHUB_USER_PREFIX.
+USER_PREFIX_LABEL = "org.edahub.user-prefix"
+
+
+def container_name_template(user_prefix):
+    """DockerSpawner's ``name_template`` for users' containers."""
+    return f"{user_prefix}-user-{{username}}"
+
+
+def home_volume_template(user_prefix):
+    """DockerSpawner's volume name template for users' homes."""
+    return f"{user_prefix}-home-{{username}}"
+
+
+_DNS_SAFE = frozenset(string.ascii_lowercase + string.digits)
+
+
+def escape_username(username):
+    """``username`` as DockerSpawner 14 puts it into ``{username}`` of its templates.
+
+    Every character but a lowercase ASCII letter or digit becomes '-' and the hex of its
+    UTF-8 bytes, all lowercased afterwards (escapism's escape with '-', as
+    ``DockerSpawner._escape`` does). Written out here so the operator tools need no
+    DockerSpawner; tests/unit/hub/test_names_match_dockerspawner.py pins the two together.
+    """
+    out = []
+    for char in username:
+        if char in _DNS_SAFE:
+            out.append(char)
+        else:
+            out.extend(f"-{byte:02X}" for byte in char.encode("utf-8"))
+    return "".join(out).lower()
+
+
+def home_volume_name(user_prefix, username):
+    """The name of ``username``'s home volume in the stack with ``user_prefix``."""
+    return home_volume_template(user_prefix).format(username=escape_username(username))
+
+
+def container_name(user_prefix, username):
+    """The name of ``username``'s server container in the stack with ``user_prefix``."""
+    return container_name_template(user_prefix).format(username=escape_username(username))
+
+
+# --- databases ----------------------------------------------------------------------
+
+USER_DATABASE_PREFIX = "u_"
+SHARED_DATASETS = "datasets"  # read-only for every user when EDAHUB_SHARED_DATASETS is on
+PROVISIONER = "edahub_provisioner"  # the hub's account in both engines
+_SAFE_PART_LENGTH = 20
+_HASH_LENGTH = 10
+# Matched whole (``fullmatch``: a '$' anchor would let a trailing newline through).
+SAFE_DATABASE_NAME = re.compile(
+    rf"{USER_DATABASE_PREFIX}[a-z0-9_]{{1,{_SAFE_PART_LENGTH}}}_[0-9a-f]{{{_HASH_LENGTH}}}")
+
+
+class UnsafeName(ValueError):
+    """A name about to enter SQL or a MongoDB command is not a user database name."""
+
+
+def database_name(username):
+    """The database and account name of ``username`` in both engines."""
+    digest = hashlib.sha256(username.encode("utf-8")).hexdigest()[:_HASH_LENGTH]
+    folded = unicodedata.normalize("NFKD", username).encode("ascii", "ignore").decode().lower()
+    safe = re.sub(r"[^a-z0-9]+", "_", folded).strip("_")[:_SAFE_PART_LENGTH].strip("_") or "x"
+    return require_database_name(f"{USER_DATABASE_PREFIX}{safe}_{digest}")
+
+
+def require_database_name(name):
+    """Return ``name`` if it is a user database name, else raise ``UnsafeName``.
+
+    The one guard before a name is spliced into SQL: an explicit check, not an ``assert``
+    (``python -O`` removes those).
+    """
+    if not isinstance(name, str) or not SAFE_DATABASE_NAME.fullmatch(name):
+        raise UnsafeName(f"{name!r} is not a user database name")
+    return name
