@@ -17,3 +17,17 @@ def test_the_packages_are_declared_for_the_editable_install():
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
     packages = sorted(p.name for p in (ROOT / "scripts").iterdir() if (p / "__init__.py").is_file())
     assert sorted(config["packages"]) == packages
+
+
+def test_the_hub_packages_unit_tested_are_the_ones_the_hub_image_installs():
+    import re
+
+    dockerfile = (ROOT / "hub" / "Dockerfile").read_text()
+    args = dict(re.findall(r"^ARG (\w+)_VERSION=(\S+)$", dockerfile, re.MULTILINE))
+    pins = {"JUPYTERHUB": "jupyterhub", "DOCKERSPAWNER": "dockerspawner",
+            "OAUTHENTICATOR": "oauthenticator", "NATIVEAUTHENTICATOR": "jupyterhub-nativeauthenticator",
+            "PYMYSQL": "PyMySQL", "PYMONGO": "pymongo"}
+    test_deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"]["test"]
+    for arg, package in pins.items():
+        assert f"{package}=={args[arg]}" in test_deps, (package, args[arg])
