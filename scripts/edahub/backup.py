@@ -142,15 +142,8 @@ class Stack:
 
     def require_running(self):
         """The databases run; else an error naming the fix."""
-        result = run(self.inst.compose("ps", "--format", "json"), check=False)
-        states = {}
-        for line in result.stdout.splitlines():
-            line = line.strip()
-            if line.startswith(("{", "[")):
-                parsed = json.loads(line)
-                for entry in parsed if isinstance(parsed, list) else [parsed]:
-                    states[entry.get("Service")] = entry.get("State")
-        down = [s for s in ("mariadb", "mongodb") if states.get(s) != "running"]
+        states = self.inst.project.services()
+        down = [s for s in ("mariadb", "mongodb") if s not in states or not states[s].running]
         if down:
             raise UserError(
                 f"the stack is not running ({', '.join(down)} not up)",

@@ -69,8 +69,13 @@ def check_port_free(address, port, already_ours=False, setting="EDAHUB_HUB_PORT"
     if already_ours:
         return f"port {port} is served by edahub's hub already"
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # Bind the way the engine's port proxy will (SO_REUSEADDR, as Go's listeners do):
+        # connections left in TIME_WAIT by a stack that just stopped do not hold the
+        # port, only a listener does.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((address, port))
+            sock.listen()
         except OSError as e:
             if e.errno == errno.EADDRINUSE:
                 raise UserError(

@@ -5,7 +5,6 @@ step never overwrites what it did not create: existing ``.env`` values are kept,
 that exist are rebuilt only through Docker's cache, a running stack is left running.
 """
 
-import json
 import secrets
 import subprocess
 import sys
@@ -16,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import bitbucket, envfile, hostchecks
+from .compose import ComposeProject
 from .console import UserError, format_duration, log, progress, run
 from edahub_core.settings import SETTINGS, load_settings
 
@@ -38,13 +38,14 @@ class Installation:
     # Values for settings .env lacks (--set, Bitbucket credentials); may hold a secret.
     requested: dict = field(default_factory=dict, repr=False)
 
+    @property
+    def project(self):
+        """This installation's Compose project."""
+        return ComposeProject(self.env_path, self.project_name, self.root)
+
     def compose(self, *args):
         """The ``docker compose`` command line for this installation."""
-        cmd = ["docker", "compose", "--project-directory", self.root,
-               "-f", self.root / "compose.yaml", "--env-file", self.env_path]
-        if self.project_name:
-            cmd += ["--project-name", self.project_name]
-        return [*cmd, *args]
+        return self.project.command(*args)
 
 
 # --- the steps -------------------------------------------------------------------
@@ -197,18 +198,8 @@ def print_admin_password_once(inst):
 
 def hub_is_running(inst):
     """True when this installation's hub container is up (it holds the port itself)."""
-    result = run(inst.compose("ps", "--format", "json", "hub"), check=False)
-    if result.returncode != 0:
-        return False
-    for line in result.stdout.splitlines():
-        line = line.strip()
-        if not line.startswith(("{", "[")):
-            continue
-        entries = json.loads(line)
-        for entry in entries if isinstance(entries, list) else [entries]:
-            if entry.get("Service") == "hub" and entry.get("State") == "running":
-                return True
-    return False
+    hub = inst.project.services().get("hub")
+    return bool(hub and hub.running)
 
 
 def stream_build(cmd):

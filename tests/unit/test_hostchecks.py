@@ -94,3 +94,21 @@ def test_old_compose_is_an_error():
 
 def test_recent_compose_passes():
     assert hostchecks.check_compose_v2(_runner(0, "2.26.1")) == "Compose 2.26.1"
+
+
+def test_a_port_whose_last_connection_is_in_time_wait_counts_as_free():
+    # A stack that just stopped: its listener (the engine's docker-proxy, which like every
+    # Go listener sets SO_REUSEADDR) is gone, but a connection it closed first lingers in
+    # TIME_WAIT on the port. The engine can bind the port again, so bootstrap must agree.
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+    client = socket.create_connection(("127.0.0.1", port))
+    accepted, _ = listener.accept()
+    accepted.close()  # the server side closes first: its end goes to TIME_WAIT
+    client.recv(1)
+    client.close()
+    listener.close()
+    assert hostchecks.check_port_free("127.0.0.1", port) == f"port {port} is free"
