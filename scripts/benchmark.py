@@ -54,22 +54,28 @@ def main():
     import requests
 
     from edahub import envfile
+    from edahub.compose import ComposeProject
     from edahub.installer import hash_password
     from edahub_core.settings import load_settings
     from hubclient import HubSession
-    from stacktools import free_port, remove_user_resources
+    from stacktools import free_port, remove_user_resources, wait_for_hub
 
     run_id = secrets.token_hex(3)
     project, prefix = f"edahub-bench-{run_id}", f"edahubbench{run_id}"
+    # Tags of its own, removed at the end: the benchmark never replaces an operator's images.
+    images = {"EDAHUB_HUB_IMAGE": f"edahub-hub:bench-{run_id}",
+              "EDAHUB_SINGLEUSER_IMAGE": f"edahub-singleuser:bench-{run_id}"}
     with tempfile.TemporaryDirectory() as tmp:
         env_file = Path(tmp) / "bench.env"
         admin_password = secrets.token_hex(12)
         port = free_port()
         overrides = {
             "EDAHUB_HUB_PORT": str(port), "EDAHUB_HUB_BIND_ADDRESS": "127.0.0.1",
+            "EDAHUB_HTTP_REDIRECT_PORT": str(free_port()),
             "EDAHUB_NETWORK_NAME": project, "EDAHUB_USER_PREFIX": prefix,
             "EDAHUB_ADMIN_PASSWORD_HASH": hash_password(admin_password),
             "EDAHUB_DOCKER_GID": str(os.stat("/var/run/docker.sock").st_gid),
+            **images,
         }
         if args.mariadb_image:
             overrides["EDAHUB_MARIADB_IMAGE"] = args.mariadb_image
@@ -79,18 +85,14 @@ def main():
             overrides["EDAHUB_CA_BUNDLE"] = args.ca_bundle
         overrides.update(item.split("=", 1) for item in args.set)
         envfile.ensure_env_file(env_file, overrides, validate=load_settings)
-        compose = ["docker", "compose", "--project-directory", str(ROOT), "-f",
-                   str(ROOT / "compose.yaml"), "--env-file", str(env_file), "-p", project]
+        compose = ComposeProject(env_file, project)
         base_url = f"http://127.0.0.1:{port}"
         client = docker.from_env()
         try:
-            subprocess.run([*compose, "build", "hub", "singleuser"], check=True,
-                           capture_output=True)
+            compose.run("build", "hub", "singleuser", timeout=3600)
             started = time.monotonic()
-            subprocess.run([*compose, "up", "--detach", "--wait"], check=True,
-                           capture_output=True)
-            while requests.get(f"{base_url}/hub/health", timeout=5).status_code != 200:
-                time.sleep(0.2)
+            compose.run("up", "--detach", "--wait", "--no-build", timeout=600)
+            wait_for_hub(base_url, timeout=120)
             print(f"stack start (compose up --wait, hub healthy): {time.monotonic() - started:.1f} s")
 
             admin = HubSession(base_url, "admin")
@@ -141,9 +143,10 @@ def main():
                 assert admin.open_server().status_code == 200
                 time_kernels(admin)
         finally:
-            subprocess.run([*compose, "down", "--volumes", "--timeout", "120"],
-                           capture_output=True)
+            compose.run("down", "--volumes", "--timeout", "120", timeout=600, check=False)
             remove_user_resources(client, prefix)
+            for tag in images.values():
+                subprocess.run(["docker", "image", "rm", tag], capture_output=True, timeout=120)
 
 
 # Per kernel language: a first cell, and a cell loading the language's data tools.

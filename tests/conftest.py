@@ -1,12 +1,20 @@
-"""Fixtures shared by the whole suite.
+"""Fixtures shared by the whole suite, and the order it runs in.
 
 Docker is imported inside fixtures only, so the unit tests run without an engine.
+
+Order (``pytest_collection_modifyitems``): unit tests first, in random order
+(pytest-randomly; its seed is printed at the top), then the host-tool tests, the image
+tests, the Bitbucket stack's tests (tests/integration/bitbucket/, one stack for that
+package, removed when its last test ends), the shared native stack's tests, and last,
+by design, the modules marked ``disruptive`` (they stop every server or restart the whole
+stack). Outside the unit tests the order is the files' own, so a CI run is reproducible;
+every test must still pass alone.
 
 Environment variables that steer the integration tests (all optional):
 - EDAHUB_TEST_DB_IMAGES=standin: use the labelled stand-ins in tests/standins/ instead of
   the official mariadb:11.8 and mongo:8.0 images (for machines that cannot pull).
 - EDAHUB_TEST_CA_BUNDLE=/path/ca.pem: extra CAs for image builds (TLS-intercepting proxy).
-- EDAHUB_TEST_KEEP_STACK=1: leave the test stack running after the session, for debugging.
+- EDAHUB_TEST_KEEP_STACK=1: leave the test stacks running after their tests, for debugging.
 - EDAHUB_TEST_SINGLEUSER_JULIA / EDAHUB_TEST_SINGLEUSER_CRAN=true: build the users' image
   with Julia / with CRAN's mongolite (default false: neither is reachable in CI).
 """
@@ -16,27 +24,25 @@ import secrets
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from stacktools import free_port, remove_user_resources
+from stacktools import FAILURES, start_stack
 
 # Fixtures defined in helper modules, made available to every test.
 from browser import browser, open_browser  # noqa: E402,F401
-from fake_bitbucket_stack import bitbucket_settings, fake_bitbucket, tls_files  # noqa: E402,F401
+from fake_bitbucket_stack import fake_bitbucket, tls_files  # noqa: E402,F401
 
 ROOT = Path(__file__).resolve().parent.parent
+RUN_ID = secrets.token_hex(3)  # this run's own image tags: never an operator's, never stale
 STANDINS = {
-    "mariadb": ("edahub-standin-mariadb:11.8", ROOT / "tests" / "standins" / "mariadb"),
-    "mongodb": ("edahub-standin-mongodb:6.0", ROOT / "tests" / "standins" / "mongodb"),
+    "mariadb": (f"edahub-standin-mariadb:test-{RUN_ID}", ROOT / "tests" / "standins" / "mariadb"),
+    "mongodb": (f"edahub-standin-mongodb:test-{RUN_ID}", ROOT / "tests" / "standins" / "mongodb"),
 }
+TEST_HUB_IMAGE = f"edahub-hub:test-{RUN_ID}"
+TEST_SINGLEUSER_IMAGE = f"edahub-singleuser:test-{RUN_ID}"
 ADMIN_PASSWORD = "admin-" + secrets.token_hex(8)
-TEST_HUB_IMAGE = "edahub-hub:test"
-TEST_SINGLEUSER_IMAGE = "edahub-singleuser:test"
-FAILURES = []  # reports of failed tests, setups included: the stack's logs are dumped then
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -46,6 +52,35 @@ def pytest_runtest_makereport(item, call):
     setattr(item, f"rep_{report.when}", report)  # fixtures read it (tests/browser.py)
     if report.failed:
         FAILURES.append(report.nodeid)
+
+
+def run_group(item):
+    """Where ``item`` runs in the session (see the module docstring)."""
+    path = Path(str(item.path)).relative_to(ROOT / "tests").parts
+    if path[0] == "unit":
+        return 0
+    if path[0] == "hosttools":
+        return 1
+    if path[0] == "images":
+        return 2
+    if item.get_closest_marker("disruptive"):
+        return 5
+    if path[:2] == ("integration", "bitbucket"):
+        return 3
+    return 4
+
+
+def written_order(item):
+    """Where ``item`` stands in its files: path, then the test's line, then its name."""
+    return (str(item.path), item.reportinfo()[1] or 0, item.nodeid)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    # pytest-randomly has shuffled ``items`` already (its wrapper runs before any hook).
+    shuffled = {item.nodeid: index for index, item in enumerate(items)}
+    items.sort(key=lambda item: (run_group(item), shuffled[item.nodeid]) if run_group(item) == 0
+               else (run_group(item), *written_order(item)))
 
 
 def ca_bundle():
@@ -66,48 +101,6 @@ def build_image(tag, context, timeout=1800):
     print(f"built {tag} in {time.monotonic() - started:.0f}s", file=sys.stderr)
 
 
-def database_images():
-    """(mariadb image, mongodb image) for the test stack, building stand-ins if selected."""
-    if os.environ.get("EDAHUB_TEST_DB_IMAGES") == "standin":
-        for tag, context in STANDINS.values():
-            build_image(tag, context)
-        return STANDINS["mariadb"][0], STANDINS["mongodb"][0]
-    return "", ""  # the defaults: official images
-
-
-@dataclass
-class Stack:
-    """A running edahub stack started from compose.yaml for the test session."""
-
-    base_url: str
-    project: str
-    prefix: str
-    network: str
-    env_file: Path
-    values: dict = field(repr=False)  # holds generated secrets: keep them out of tracebacks
-    admin_user: str = "admin"
-    admin_password: str = field(default="", repr=False)
-    verify: object = True  # for requests: True, or the test CA's file for an HTTPS stack
-    redirect_port: int = 0  # host port of the plain-HTTP redirect to HTTPS
-
-    def compose(self, *args):
-        return ["docker", "compose", "--project-directory", str(ROOT), "-f",
-                str(ROOT / "compose.yaml"), "--env-file", str(self.env_file),
-                "--project-name", self.project, *args]
-
-    def run_compose(self, *args, timeout=600, check=True):
-        result = subprocess.run(self.compose(*args), capture_output=True, text=True,
-                                timeout=timeout)
-        if check and result.returncode != 0:
-            raise AssertionError(f"docker compose {' '.join(args)} failed:\n"
-                                 f"{result.stdout[-2000:]}\n{result.stderr[-3000:]}")
-        return result
-
-    def logs(self, service="hub", tail=200):
-        return self.run_compose("logs", "--no-color", "--tail", str(tail), service,
-                                check=False).stdout
-
-
 @pytest.fixture(scope="session")
 def docker_client():
     import docker
@@ -122,18 +115,22 @@ def docker_client():
 
 @pytest.fixture(scope="session")
 def stack_images(docker_client, tmp_path_factory):
-    """Build the hub and singleuser images (and the database stand-ins) once per session.
+    """Build the hub and singleuser images (and the database stand-ins) once per run.
 
-    Returns the overrides every test stack's .env gets, so each stack runs exactly these
-    images: build-time settings belong here.
+    Returns the overrides every test stack's .env gets, so each stack runs exactly the
+    images built here; their tags are this run's own and are removed when it ends.
     """
     from edahub import envfile
+    from edahub.compose import ComposeProject
 
-    overrides = dict(zip(("EDAHUB_MARIADB_IMAGE", "EDAHUB_MONGODB_IMAGE"), database_images()))
-    # Tags of their own: the test build (without Julia, say) must never replace an
-    # operator's edahub-hub / edahub-singleuser images on the same machine.
-    overrides["EDAHUB_HUB_IMAGE"] = TEST_HUB_IMAGE
-    overrides["EDAHUB_SINGLEUSER_IMAGE"] = TEST_SINGLEUSER_IMAGE
+    overrides = {"EDAHUB_HUB_IMAGE": TEST_HUB_IMAGE,
+                 "EDAHUB_SINGLEUSER_IMAGE": TEST_SINGLEUSER_IMAGE}
+    built = [TEST_HUB_IMAGE, TEST_SINGLEUSER_IMAGE]
+    if os.environ.get("EDAHUB_TEST_DB_IMAGES") == "standin":
+        for service, (tag, context) in STANDINS.items():
+            build_image(tag, context)
+            overrides[f"EDAHUB_{service.upper()}_IMAGE"] = tag
+            built.append(tag)
     # The singleuser image's optional parts need julialang.org and CRAN, which CI cannot
     # reach: built only when asked for (tests/integration/test_kernels.py checks either way).
     for part in ("JULIA", "CRAN"):
@@ -144,20 +141,20 @@ def stack_images(docker_client, tmp_path_factory):
     env_file = tmp_path_factory.mktemp("build") / "build.env"
     envfile.ensure_env_file(env_file, overrides)
     started = time.monotonic()
-    result = subprocess.run(
-        ["docker", "compose", "--project-directory", str(ROOT), "-f", str(ROOT / "compose.yaml"),
-         "--env-file", str(env_file), "build", "hub", "singleuser"],
-        capture_output=True, text=True, timeout=3000,
-    )
-    if result.returncode != 0:
-        pytest.fail(f"building the images failed:\n{result.stdout[-2000:]}\n{result.stderr[-3000:]}")
+    try:
+        ComposeProject(env_file).run("build", "hub", "singleuser", timeout=3000)
+    except Exception as error:
+        pytest.fail(f"building the images failed: {error}")
     print(f"images built in {time.monotonic() - started:.0f}s", file=sys.stderr)
-    return {k: v for k, v in overrides.items() if v}
+    yield overrides
+    if not os.environ.get("EDAHUB_TEST_KEEP_STACK"):
+        for tag in built:
+            subprocess.run(["docker", "image", "rm", tag], capture_output=True, timeout=120)
 
 
 @pytest.fixture(scope="session")
 def stack(docker_client, tmp_path_factory, stack_images):
-    """One edahub stack for the whole session: built once, started once, removed after."""
+    """The shared native-login stack: started when first needed, removed at the end."""
     from edahub.installer import hash_password
 
     yield from start_stack(
@@ -165,105 +162,3 @@ def stack(docker_client, tmp_path_factory, stack_images):
                   "EDAHUB_SHARED_DATASETS": "true"},
         docker_client, tmp_path_factory, admin_password=ADMIN_PASSWORD,
     )
-
-
-@pytest.fixture(scope="session")
-def bitbucket_stack(docker_client, tmp_path_factory, stack_images, fake_bitbucket, tls_files):
-    """A second stack: Bitbucket login against the fake Bitbucket, served over HTTPS."""
-    port = free_port()
-    overrides, base_url = bitbucket_settings(fake_bitbucket, tls_files, port)
-    yield from start_stack("bbtest", {**stack_images, **overrides}, docker_client,
-                           tmp_path_factory, port=port, base_url=base_url, verify=tls_files.ca)
-
-
-def start_stack(kind, overrides, docker_client, tmp_path_factory, port=None, base_url=None,
-                verify=True, admin_password=""):
-    """Start a stack from compose.yaml with ``overrides`` in its .env, yield it, remove it.
-
-    Each stack has its own project, network, user prefix and host ports, so several can
-    run side by side and none touches an operator's stack. Images must be built already.
-    """
-    from testcontainers.compose import DockerCompose
-
-    from edahub import envfile
-    from edahub_core.settings import load_settings
-
-    run_id = secrets.token_hex(3)
-    project = f"edahub-{kind}-{run_id}"
-    prefix = f"edahub{kind}{run_id}"
-    port = port or free_port()
-    redirect_port = free_port()
-    env_file = tmp_path_factory.mktemp(kind) / "test.env"
-    overrides = {
-        "EDAHUB_HUB_PORT": str(port),
-        "EDAHUB_HTTP_REDIRECT_PORT": str(redirect_port),
-        "EDAHUB_HUB_BIND_ADDRESS": "127.0.0.1",
-        "EDAHUB_NETWORK_NAME": project,
-        "EDAHUB_USER_PREFIX": prefix,
-        "EDAHUB_DOCKER_GID": str(os.stat("/var/run/docker.sock").st_gid),
-        "EDAHUB_USER_MEM_LIMIT": "1G",
-        "EDAHUB_LOG_LEVEL": "DEBUG",
-        **overrides,
-    }
-    values, _ = envfile.ensure_env_file(env_file, overrides, validate=load_settings)
-    stack = Stack(
-        base_url=base_url or f"http://127.0.0.1:{port}", project=project, prefix=prefix,
-        network=project, env_file=env_file, values=values, admin_user="admin",
-        admin_password=admin_password, verify=verify, redirect_port=redirect_port,
-    )
-    compose = DockerCompose(ROOT, compose_file_name="compose.yaml", env_file=str(env_file),
-                            wait=True)
-    try:
-        started = time.monotonic()
-        with compose_project(project):
-            compose.start()
-        wait_for_hub(stack.base_url, timeout=120, verify=verify)
-        print(f"stack {project} healthy in {time.monotonic() - started:.0f}s", file=sys.stderr)
-        yield stack
-    finally:
-        if FAILURES:
-            dump_logs(stack)
-        if not os.environ.get("EDAHUB_TEST_KEEP_STACK"):
-            with compose_project(project):
-                compose.stop()  # down --volumes: the hub stops users' servers first
-            remove_user_resources(docker_client, prefix)
-
-
-@contextmanager
-def compose_project(project):
-    """Name the Compose project for testcontainers, which has no option for it."""
-    previous = os.environ.get("COMPOSE_PROJECT_NAME")
-    os.environ["COMPOSE_PROJECT_NAME"] = project
-    try:
-        yield
-    finally:
-        if previous is None:
-            os.environ.pop("COMPOSE_PROJECT_NAME", None)
-        else:
-            os.environ["COMPOSE_PROJECT_NAME"] = previous
-
-
-def dump_logs(stack):
-    """Save the services' logs under test-artifacts/ and show the hub's tail."""
-    artifacts = ROOT / "test-artifacts"
-    artifacts.mkdir(exist_ok=True)
-    for service in ("hub", "mariadb", "mongodb"):
-        path = artifacts / f"{stack.project}-{service}.log"
-        path.write_text(stack.logs(service, tail=2000))
-        print(f"saved {service} logs to {path}", file=sys.__stderr__)
-    tail = "\n".join(stack.logs("hub", tail=60).splitlines()[-60:])
-    print(f"----- last lines of the hub's log -----\n{tail}", file=sys.__stderr__)
-
-
-def wait_for_hub(base_url, timeout, verify=True):
-    import requests
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{base_url}/hub/health", timeout=3, verify=verify).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(1)
-    pytest.fail(f"hub at {base_url} did not answer within {timeout}s")

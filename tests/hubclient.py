@@ -215,6 +215,19 @@ class HubSession:
             ws.close()
 
 
+def stop_every_server(admin, timeout=120):
+    """Stop every user's server of the stack (for the disruptive tests that need that)."""
+    running = [u["name"] for u in admin.api("GET", "/users").json() if u.get("servers")]
+    for name in running:
+        response = admin.api("DELETE", f"/users/{escaped(name)}/server")
+        assert response.status_code in (202, 204), f"stopping {name}: HTTP {response.status_code}"
+    deadline = time.monotonic() + timeout
+    while running and time.monotonic() < deadline:
+        running = [u["name"] for u in admin.api("GET", "/users").json() if u.get("servers")]
+        time.sleep(0.5)
+    assert not running, f"servers still running after {timeout}s: {running}"
+
+
 class KernelResult:
     """What one execute_request produced: streams, results, display data, error, reply."""
 

@@ -1,8 +1,21 @@
-"""Small helpers shared by the test fixtures and scripts/benchmark.py."""
+"""Test stacks: start one from compose.yaml, find its parts, remove everything it made.
 
+Shared by the fixtures (tests/conftest.py, tests/integration/bitbucket/conftest.py) and
+scripts/benchmark.py. The compose plumbing itself is scripts/edahub/compose.py.
+"""
+
+import os
+import secrets
 import socket
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from edahub_core.names import USER_PREFIX_LABEL, home_volume_template
+
+ROOT = Path(__file__).resolve().parent.parent
+FAILURES = []  # node ids of failed tests (tests/conftest.py): stacks dump their logs then
 
 
 def free_port():
@@ -20,3 +33,111 @@ def remove_user_resources(client, prefix):
     for volume in client.volumes.list():
         if volume.name.startswith(home_volume_template(prefix).format(username="")):
             volume.remove(force=True)
+
+
+@dataclass
+class Stack:
+    """A running edahub stack started from compose.yaml for some tests."""
+
+    base_url: str
+    project: str
+    prefix: str
+    network: str
+    env_file: Path
+    values: dict = field(repr=False)  # holds generated secrets: keep them out of tracebacks
+    admin_user: str = "admin"
+    admin_password: str = field(default="", repr=False)
+    verify: object = True  # for requests: True, or the test CA's file for an HTTPS stack
+    redirect_port: int = 0  # host port of the plain-HTTP redirect to HTTPS
+
+    @property
+    def compose(self):
+        """This stack's ComposeProject (scripts/edahub/compose.py)."""
+        from edahub.compose import ComposeProject
+
+        return ComposeProject(self.env_file, self.project)
+
+    def run_compose(self, *args, timeout=600, check=True):
+        return self.compose.run(*args, timeout=timeout, check=check)
+
+    def logs(self, service="hub", tail=200):
+        return self.compose.logs(service, tail)
+
+    def container(self, docker_client, service):
+        """The container of ``service`` (e.g. "hub") in this stack."""
+        return docker_client.containers.get(self.compose.services()[service].container)
+
+
+def start_stack(kind, overrides, docker_client, tmp_path_factory, port=None, base_url=None,
+                verify=True, admin_password=""):
+    """Start a stack from compose.yaml with ``overrides`` in its .env, yield it, remove it.
+
+    Each stack has its own project, network, user prefix and host ports, so several can
+    run side by side and none touches an operator's stack. Images must be built already.
+    """
+    from edahub import envfile
+
+    from edahub_core.settings import load_settings
+
+    run_id = secrets.token_hex(3)
+    project = f"edahub-{kind}-{run_id}"
+    prefix = f"edahub{kind}{run_id}"
+    port = port or free_port()
+    redirect_port = free_port()
+    env_file = tmp_path_factory.mktemp(kind) / "test.env"
+    overrides = {
+        "EDAHUB_HUB_PORT": str(port),
+        "EDAHUB_HTTP_REDIRECT_PORT": str(redirect_port),
+        "EDAHUB_HUB_BIND_ADDRESS": "127.0.0.1",
+        "EDAHUB_NETWORK_NAME": project,
+        "EDAHUB_USER_PREFIX": prefix,
+        "EDAHUB_DOCKER_GID": str(os.stat("/var/run/docker.sock").st_gid),
+        "EDAHUB_USER_MEM_LIMIT": "1G",
+        "EDAHUB_LOG_LEVEL": "DEBUG",
+        **overrides,
+    }
+    values, _ = envfile.ensure_env_file(env_file, overrides, validate=load_settings)
+    stack = Stack(
+        base_url=base_url or f"http://127.0.0.1:{port}", project=project, prefix=prefix,
+        network=project, env_file=env_file, values=values, admin_user="admin",
+        admin_password=admin_password, verify=verify, redirect_port=redirect_port,
+    )
+    try:
+        started = time.monotonic()
+        stack.run_compose("up", "--detach", "--wait", "--no-build", timeout=600)
+        wait_for_hub(stack.base_url, timeout=120, verify=verify)
+        print(f"stack {project} healthy in {time.monotonic() - started:.0f}s", file=sys.stderr)
+        yield stack
+    finally:
+        if FAILURES:
+            dump_logs(stack)
+        if not os.environ.get("EDAHUB_TEST_KEEP_STACK"):
+            # down --volumes: the hub stops users' servers first
+            stack.run_compose("down", "--volumes", "--timeout", "60", timeout=300, check=False)
+            remove_user_resources(docker_client, prefix)
+
+
+def dump_logs(stack):
+    """Save the services' logs under test-artifacts/ and show the hub's tail."""
+    artifacts = ROOT / "test-artifacts"
+    artifacts.mkdir(exist_ok=True)
+    for service in ("hub", "mariadb", "mongodb"):
+        path = artifacts / f"{stack.project}-{service}.log"
+        path.write_text(stack.logs(service, tail=2000))
+        print(f"saved {service} logs to {path}", file=sys.__stderr__)
+    tail = "\n".join(stack.logs("hub", tail=60).splitlines()[-60:])
+    print(f"----- last lines of the hub's log -----\n{tail}", file=sys.__stderr__)
+
+
+def wait_for_hub(base_url, timeout, verify=True):
+    import requests
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"{base_url}/hub/health", timeout=3, verify=verify).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(1)
+    raise AssertionError(f"hub at {base_url} did not answer within {timeout}s")

@@ -26,6 +26,7 @@ import argparse
 import gzip
 import hashlib
 import json
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -128,14 +129,30 @@ class Stack:
         if proc.wait() != 0:
             raise UserError(f"reading {service}'s data failed: {err.strip()[-1500:]}")
 
-    def exec_with_input(self, service, script, data, env=None):
+    def exec_with_input(self, service, script, stream=None, env=None):
+        """Run ``sh -c script`` in ``service`` with ``stream`` (a binary file) as its input.
+
+        The input is copied in blocks, so a dump of any size never sits in memory.
+        """
         cmd = self.inst.compose("exec", "-T", *(f"--env={k}={v}" for k, v in (env or {}).items()),
                                 service, "sh", "-c", script)
-        result = subprocess.run([str(c) for c in cmd], input=data, capture_output=True)
-        if result.returncode != 0:
-            raise UserError(f"loading {service}'s data failed: "
-                            f"{result.stderr.decode(errors='replace').strip()[-1500:]}")
-        return result.stdout.decode(errors="replace")
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            proc = subprocess.Popen([str(c) for c in cmd], stdin=subprocess.PIPE, stdout=out,
+                                    stderr=err)
+            try:
+                if stream is not None:
+                    shutil.copyfileobj(stream, proc.stdin, 1 << 20)
+            except BrokenPipeError:
+                pass  # the command ended early; its exit status and stderr say why
+            finally:
+                proc.stdin.close()
+            returncode = proc.wait()
+            err.seek(0)
+            out.seek(0)
+            if returncode != 0:
+                raise UserError(f"loading {service}'s data failed: "
+                                f"{err.read().decode(errors='replace').strip()[-1500:]}")
+            return out.read().decode(errors="replace")
 
     def copy_into(self, service, local, remote):
         run(self.inst.compose("cp", local, f"{service}:{remote}"))
@@ -262,16 +279,17 @@ def restore_backup(inst, folder):
         status.text = f"backup {manifest['created']} is complete and readable"
     with progress(2, steps, "MariaDB: loading users' databases"):
         with gzip.open(folder / "mariadb.sql.gz", "rb") as f:
-            stack.exec_with_input("mariadb", MARIADB_LOAD, f.read())
+            stack.exec_with_input("mariadb", MARIADB_LOAD, f)
     with progress(3, steps, "MongoDB: loading users' databases") as status:
         with tempfile.TemporaryDirectory() as tmp:
             data = Path(tmp) / "restore.jsonl"
-            data.write_bytes(gzip.decompress((folder / "mongodb.jsonl.gz").read_bytes()))
+            with gzip.open(folder / "mongodb.jsonl.gz", "rb") as src, open(data, "wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
             data.chmod(0o644)  # docker cp keeps the mode; mongosh runs as the mongodb user
             stack.copy_into("mongodb", data, "/tmp/edahub-restore.jsonl")
         try:
             output = stack.exec_with_input(
-                "mongodb", MONGOSH, b"",
+                "mongodb", MONGOSH,
                 env={"EDAHUB_JS": MONGODB_LOAD_JS, "EDAHUB_RESTORE_FILE": "/tmp/edahub-restore.jsonl"},
             )
         finally:

@@ -1,4 +1,8 @@
-"""scripts/backup.py: a backup, a wipe and a restore give back exactly what was there."""
+"""scripts/backup.py: a backup, a wipe and a restore give back exactly what was there.
+
+Disruptive by design: restore needs every user's server stopped and replaces every
+user's databases, so tests/conftest.py runs this module with the last ones.
+"""
 
 import gzip
 import json
@@ -9,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from edahub_core.names import database_name
+from hubclient import stop_every_server
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.disruptive]
 ROOT = Path(__file__).resolve().parents[2]
 
 # Runs in the real hub container with the hub's provisioning code and erin's derived
@@ -60,8 +65,8 @@ def backup(stack, *args):
 
 
 @pytest.fixture(scope="module")
-def erin_data(stack, docker_client, make_user, tmp_path_factory):
-    """erin's rows, documents and a home file, written for real."""
+def erin_data(stack, docker_client, admin, make_user, tmp_path_factory):
+    """erin's rows, documents and a home file, written for real; no server running."""
     hub = docker_client.containers.get(f"{stack.project}-hub-1")
 
     def as_erin(action):
@@ -74,6 +79,7 @@ def erin_data(stack, docker_client, make_user, tmp_path_factory):
     home = docker_client.containers.get(f"{stack.prefix}-user-erin")
     assert home.exec_run(["sh", "-c", "mkdir -p results && printf 'r1\\n' > results/a.csv"]).exit_code == 0
     erin.stop_server()
+    stop_every_server(admin)  # restore refuses while any user's server runs
     written = as_erin("write")
     return {"as_erin": as_erin, "written": written, "session": erin,
             "volume": f"{stack.prefix}-home-erin", "outdir": tmp_path_factory.mktemp("backups")}

@@ -1,6 +1,5 @@
 """The platform end to end: stack, login, spawn, kernel, persistence, isolation."""
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -13,24 +12,12 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def compose_ps(stack):
-    result = stack.run_compose("ps", "--all", "--format", "json")
-    entries = []
-    for line in result.stdout.splitlines():
-        line = line.strip()
-        if line:
-            parsed = json.loads(line)
-            entries += parsed if isinstance(parsed, list) else [parsed]
-    return {entry["Service"]: entry for entry in entries}
-
-
 def test_stack_is_healthy_and_only_the_hub_is_published(stack):
-    services = compose_ps(stack)
+    services = stack.compose.services()
     assert set(services) == {"hub", "mariadb", "mongodb"}, "singleuser must never be started"
     for name in ("hub", "mariadb", "mongodb"):
-        assert services[name]["Health"] == "healthy", services[name]
-    published = {name for name, entry in services.items()
-                 if any(p.get("PublishedPort") for p in entry.get("Publishers") or [])}
+        assert services[name].health == "healthy", services[name]
+    published = {name for name, state in services.items() if state.published_ports}
     assert published == {"hub"}
 
 
@@ -61,7 +48,6 @@ def test_admin_panel_is_for_admins_only(admin, make_user):
 
 
 def test_server_runs_in_its_own_container_on_the_network(stack, alice_server, docker_client):
-    print(f"alice's spawn took {alice_server.spawn_seconds:.1f}s", file=sys.stderr)
     container = docker_client.containers.get(f"{stack.prefix}-user-alice")
     assert container.status == "running"
     assert list(container.attrs["NetworkSettings"]["Networks"]) == [stack.network]
@@ -107,16 +93,22 @@ def test_another_user_cannot_open_the_first_users_server(stack, alice_server, ma
     assert bob.api("GET", "/users/alice").status_code in (403, 404)
 
 
-def test_home_files_survive_a_server_stop_and_start(stack, alice_server, docker_client):
-    write = alice_server.execute("open('notes.txt', 'w').write('kept across restarts')")
+def test_home_files_survive_a_server_stop_and_start(stack, make_user, docker_client):
+    import docker.errors
+
+    paula = make_user("paula")  # stops her server: a user of this test's own
+    paula.start_server()
+    assert paula.open_server().status_code == 200
+    write = paula.execute("open('notes.txt', 'w').write('kept across restarts')")
     assert write.reply["status"] == "ok"
-    alice_server.stop_server()
-    with pytest.raises(Exception):
-        docker_client.containers.get(f"{stack.prefix}-user-alice")  # removed after stop
-    alice_server.start_server()
-    assert alice_server.open_server().status_code == 200
-    read = alice_server.execute("print(open('notes.txt').read())")
+    paula.stop_server()
+    with pytest.raises(docker.errors.NotFound):
+        docker_client.containers.get(f"{stack.prefix}-user-paula")  # removed after stop
+    paula.start_server()
+    assert paula.open_server().status_code == 200
+    read = paula.execute("print(open('notes.txt').read())")
     assert read.stdout == "kept across restarts\n"
+    paula.stop_server()
 
 
 def test_bootstrap_on_a_running_stack_changes_nothing(stack):
@@ -134,16 +126,3 @@ def test_bootstrap_on_a_running_stack_changes_nothing(stack):
     assert f"edahub is up at http://localhost:{stack.values['EDAHUB_HUB_PORT']}" in result.stdout
     assert "password" not in result.stdout.replace("password shown at first run", "")
     assert stack.env_file.read_bytes() == before
-
-
-def test_files_and_accounts_survive_compose_down_and_up(stack, alice_server):
-    """Runs last: restarts the whole stack (without removing volumes)."""
-    alice_server.stop_server()
-    stack.run_compose("down", timeout=300)
-    stack.run_compose("up", "--detach", "--wait", timeout=600)
-    alice = HubSession(stack.base_url, "alice")
-    assert alice.log_in(alice_server.password), "alice's account is gone after down/up"
-    alice.start_server()
-    assert alice.open_server().status_code == 200
-    assert alice.execute("print(open('notes.txt').read())").stdout == "kept across restarts\n"
-    alice.stop_server()
