@@ -6,7 +6,6 @@ pytest from there. The integration tests need a running Docker engine with Compo
 see README.md.
 """
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -30,11 +29,7 @@ def main():
         print(result.stdout[-3000:], result.stderr[-3000:], file=sys.stderr)
         print("error: installing the test dependencies failed", file=sys.stderr)
         return 1
-    # testcontainers' reaper image cannot be pulled everywhere; the tests clean up
-    # everything they start themselves.
-    env = dict(os.environ)
-    env.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
-    return subprocess.call([python, "-m", "pytest", *sys.argv[1:]], cwd=ROOT, env=env)
+    return subprocess.call([python, "-m", "pytest", *sys.argv[1:]], cwd=ROOT)
 
 
 if __name__ == "__main__":

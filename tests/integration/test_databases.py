@@ -246,3 +246,39 @@ def test_shared_datasets_are_readable_but_not_writable(stack, docker_client, ali
             print("denied", e.code)
     """)
     assert out.splitlines() == ["setosa", "denied 1142", "setosa", "denied 13"]
+
+
+# The hub's provisioning code in the real hub container: datasets access follows the
+# setting at every spawn, granted when on and taken back when switched off.
+DATASETS_SWITCH_IN_HUB = """
+import json, os, pymysql
+from edahub_hub.databases import MariaDBProvisioner, credentials_for
+creds = credentials_for("datasets-switch", os.environ["EDAHUB_DB_PASSWORD_KEY"])
+mariadb = MariaDBProvisioner(os.environ["EDAHUB_MARIADB_PROVISIONER_PASSWORD"])
+
+def can_use_datasets():
+    conn = pymysql.connect(host="mariadb", user=creds.name, password=creds.mariadb_password)
+    try:
+        conn.select_db("datasets")
+        return True
+    except pymysql.err.OperationalError as e:
+        assert e.args[0] == 1044, e  # access denied to the database
+        return False
+    finally:
+        conn.close()
+
+seen = []
+for shared in (False, True, False, False):
+    mariadb.ensure(creds, shared_datasets=shared)
+    seen.append(can_use_datasets())
+mariadb.drop(creds.name)
+print(json.dumps(seen))
+"""
+
+
+def test_switching_shared_datasets_off_revokes_access_at_the_next_spawn(stack, docker_client):
+    hub = stack.container(docker_client, "hub")
+    result = hub.exec_run(["python3", "-c", DATASETS_SWITCH_IN_HUB])
+    assert result.exit_code == 0, result.output.decode()[-3000:]
+    # never granted, granted, revoked, and revoking again when there is nothing to revoke
+    assert json.loads(result.output.decode().strip().splitlines()[-1]) == [False, True, False, False]
