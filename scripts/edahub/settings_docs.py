@@ -23,9 +23,10 @@ def render_settings_markdown():
         "",
         "edahub reads its settings from `.env` next to `compose.yaml` (created by",
         "`python3 scripts/bootstrap.py`, mode 0600). An empty value means the default.",
-        "Any secret may instead be given as `<KEY>_FILE=/path/to/file`. Unknown `EDAHUB_`",
-        "keys and malformed values are errors that name the fix, both in bootstrap and",
-        "when the hub starts. Apply a change with `docker compose up -d`.",
+        "Any secret may instead be given as `<KEY>_FILE=/path/to/file`. Bootstrap refuses",
+        "unknown `EDAHUB_` keys and malformed values with a message that names the fix; the",
+        "hub checks its own settings again when it starts. Apply a change with",
+        "`docker compose up -d`, or run bootstrap again to have every setting checked first.",
     ]
     group = None
     for setting in SETTINGS:

@@ -2,16 +2,19 @@
 
 The operator's ``.env`` file, ``.env.example``, the settings table in docs/settings.md and
 the validation done by both ``scripts/bootstrap.py`` and the hub's
-``jupyterhub_config.py`` all come from the ``SETTINGS`` list below. A unit test fails when
-``.env.example`` or the docs drift from it (regenerate them with
+``hub/jupyterhub_config.py`` all come from the ``SETTINGS`` list below. A unit test fails
+when ``.env.example`` or the docs drift from it (regenerate them with
 ``python3 scripts/generate_settings_docs.py``).
 
-Loading is a function call (``load_settings``), never an import-time side effect.
+Loading is a function call (``load_settings``), never an import-time side effect; it
+returns a frozen ``Settings`` with one typed field per setting.
 """
 
+import difflib
 import re
 import secrets
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, fields
 from pathlib import Path
 from types import MappingProxyType
 from urllib.parse import urlsplit
@@ -26,209 +29,246 @@ class SettingsError(UserError):
 
 
 # ---------------------------------------------------------------------------
-# Value types: each parses the text of a value, or raises ValueError saying why.
+# Value types: each one's ``parse(text)`` returns the value or raises ValueError saying
+# why; its ``describe`` is the short name of the accepted values shown in the docs.
 
 
-def _text(value):
-    return value
+class ValueType:
+    """Base of the value types below."""
+
+    # What a setting of this type becomes when both its value and its default are empty.
+    empty = None
+
+    def parse(self, text):
+        """The value ``text`` stands for; ValueError (saying why) if it is malformed."""
+        raise NotImplementedError
 
 
-_text.describe = "text"
+@dataclass(frozen=True)
+class Text(ValueType):
+    """Any text, kept as it is; empty stays empty."""
+
+    describe = "text"
+    empty = ""
+
+    def parse(self, text):
+        return text
 
 
-def _integer(low, high):
-    def parse(value):
+@dataclass(frozen=True)
+class FilePath(Text):
+    """A path on this host, kept as it is (its file is checked where it is used)."""
+
+    describe = "path"
+
+
+@dataclass(frozen=True)
+class Integer(ValueType):
+    """A whole number from ``low`` to ``high``."""
+
+    low: int
+    high: int
+
+    @property
+    def describe(self):
+        return f"integer {self.low}-{self.high}"
+
+    def parse(self, text):
         try:
-            number = int(value)
+            number = int(text)
         except ValueError:
             raise ValueError("must be a whole number") from None
-        if not low <= number <= high:
-            raise ValueError(f"must be between {low} and {high}")
+        if not self.low <= number <= self.high:
+            raise ValueError(f"must be between {self.low} and {self.high}")
         return number
 
-    parse.describe = f"integer {low}-{high}"
-    return parse
 
+@dataclass(frozen=True)
+class Number(ValueType):
+    """A number (a float) from ``low`` to ``high``."""
 
-def _number(low, high):
-    def parse(value):
+    low: float
+    high: float
+
+    @property
+    def describe(self):
+        return f"number {self.low}-{self.high}"
+
+    def parse(self, text):
         try:
-            number = float(value)
+            number = float(text)
         except ValueError:
             raise ValueError("must be a number") from None
-        if not low <= number <= high:
-            raise ValueError(f"must be between {low} and {high}")
+        if not self.low <= number <= self.high:
+            raise ValueError(f"must be between {self.low} and {self.high}")
         return number
 
-    parse.describe = f"number {low}-{high}"
-    return parse
+
+@dataclass(frozen=True)
+class Choice(ValueType):
+    """One of ``options``, spelt exactly."""
+
+    options: tuple[str, ...]
+
+    @property
+    def describe(self):
+        return " | ".join(self.options)
+
+    def parse(self, text):
+        if text not in self.options:
+            raise ValueError(f"must be one of: {', '.join(self.options)}")
+        return text
 
 
-def _choice(*options):
-    def parse(value):
-        if value not in options:
-            raise ValueError(f"must be one of: {', '.join(options)}")
-        return value
+@dataclass(frozen=True)
+class Boolean(ValueType):
+    """true/false, yes/no, on/off or 1/0, in any case."""
 
-    parse.describe = " | ".join(options)
-    return parse
+    describe = "true | false"
 
-
-def _boolean(value):
-    lowered = value.lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off"):
-        return False
-    raise ValueError("must be true or false")
+    def parse(self, text):
+        lowered = text.lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise ValueError("must be true or false")
 
 
-_boolean.describe = "true | false"
+@dataclass(frozen=True)
+class Pattern(ValueType):
+    """Text that ``regex`` matches whole; ``message`` says what is expected otherwise.
 
-_USERNAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+    fullmatch, not ``^...$``: ``$`` also matches before a trailing newline, which would
+    let "admin\\n" through.
+    """
 
+    regex: str
+    describe: str
+    message: str
 
-def _username(value):
-    if not _USERNAME.match(value):
-        raise ValueError(
-            "must start with a lowercase letter and contain only lowercase letters, "
-            "digits, '-' and '_' (at most 32 characters)"
-        )
-    return value
-
-
-_username.describe = "username"
-
-_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
-
-
-def _docker_name(value):
-    if not _NAME.match(value):
-        raise ValueError(
-            "must be lowercase letters, digits, '_', '.' or '-', starting with a letter or digit"
-        )
-    return value
+    def parse(self, text):
+        if re.fullmatch(self.regex, text) is None:
+            raise ValueError(self.message)
+        return text
 
 
-_docker_name.describe = "Docker name"
-
-_IMAGE = re.compile(r"^[a-z0-9][a-z0-9._/:@-]*$")
-
-
-def _image(value):
-    if not _IMAGE.match(value):
-        raise ValueError("must be an image reference such as mariadb:11.8")
-    return value
-
-
-_image.describe = "image"
-
-
-def _memory(value):
-    if not re.match(r"^[0-9]+(\.[0-9]+)?[KMGT]?$", value):
-        raise ValueError("must be a size such as 512M or 2G")
-    return value
+USERNAME = Pattern(
+    r"[a-z][a-z0-9_-]{0,31}", "username",
+    "must start with a lowercase letter and contain only lowercase letters, digits, '-' "
+    "and '_' (at most 32 characters)",
+)
+DOCKER_NAME = Pattern(
+    r"[a-z0-9][a-z0-9_.-]{0,62}", "Docker name",
+    "must be lowercase letters, digits, '_', '.' or '-', starting with a letter or digit",
+)
+IMAGE = Pattern(r"[a-z0-9][a-z0-9._/:@-]*", "image",
+                "must be an image reference such as mariadb:11.8")
+# The suffix is required: DockerSpawner reads a bare number as bytes only when it is an
+# int, and refuses the text "512" when the hub starts.
+SIZE = Pattern(r"[0-9]+(\.[0-9]+)?[KMGT]", "size (e.g. 2G)", "must be a size such as 512M or 2G")
+BCRYPT_HASH = Pattern(r"\$2[aby]\$[0-9]{2}\$[./A-Za-z0-9]{53}", "bcrypt hash",
+                      "must be a bcrypt hash ($2b$...); let bootstrap generate it")
 
 
-_memory.describe = "size (e.g. 2G)"
+@dataclass(frozen=True)
+class NameList(ValueType):
+    """Comma-separated names that ``regex`` matches whole; parsed to a sorted tuple.
 
+    Blank entries are dropped and duplicates removed; ``lowercase`` folds case first.
+    """
 
-def _address(value):
-    parts = value.split(".")
-    if len(parts) != 4 or not all(p.isdigit() and 0 <= int(p) <= 255 for p in parts):
-        raise ValueError("must be an IPv4 address such as 0.0.0.0 or 127.0.0.1")
-    return value
+    regex: str
+    message: str
+    lowercase: bool = False
 
+    describe = "comma-separated list"
 
-_address.describe = "IPv4 address"
-
-
-def _url(value):
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError("must be an http:// or https:// URL with a host name")
-    return value.rstrip("/")
-
-
-_url.describe = "URL"
-
-
-def _site_url(value):
-    # edahub is served at the root of its host: a path would not match the hub's routes
-    # or the OAuth callback URL derived from this value.
-    parts = urlsplit(value)
-    try:
-        parts.port
-    except ValueError:
-        raise ValueError("has a malformed port") from None
-    if (parts.scheme not in ("http", "https") or not parts.hostname or parts.username
-            or parts.path not in ("", "/") or parts.query or parts.fragment):
-        raise ValueError(
-            "must be an http:// or https:// URL with a host name, an optional :port and "
-            "no path, e.g. https://eda.example.org"
-        )
-    return value.rstrip("/")
-
-
-_site_url.describe = "URL (scheme://host[:port])"
-
-
-def _name_list(pattern, what, lowercase=False):
-    """A comma-separated list of names matching ``pattern``; parsed to a sorted tuple."""
-    compiled = re.compile(pattern)
-
-    def parse(value):
-        names = [n.strip() for n in value.split(",") if n.strip()]
-        bad = [n for n in names if not compiled.match(n)]
+    def parse(self, text):
+        names = [n.strip() for n in text.split(",") if n.strip()]
+        bad = [n for n in names if re.fullmatch(self.regex, n) is None]
         if bad:
-            raise ValueError(f"{', '.join(repr(n) for n in bad)}: {what}")
-        return tuple(sorted({n.lower() if lowercase else n for n in names}))
-
-    parse.describe = "comma-separated list"
-    return parse
+            raise ValueError(f"{', '.join(repr(n) for n in bad)}: {self.message}")
+        return tuple(sorted({n.lower() if self.lowercase else n for n in names}))
 
 
-_bitbucket_usernames = _name_list(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
-                                  "must be Bitbucket usernames (letters, digits, '.', '-', '_')",
-                                  lowercase=True)
+BITBUCKET_USERNAMES = NameList(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}",
+                               "must be Bitbucket usernames (letters, digits, '.', '-', '_')",
+                               lowercase=True)
 
 
-def _hex_key(value):
-    try:
-        key = bytes.fromhex(value)
-    except ValueError:
-        raise ValueError("must be hexadecimal") from None
-    if len(key) != 32:
-        raise ValueError("must be 64 hex characters (32 bytes)")
-    return value
+@dataclass(frozen=True)
+class IPv4Address(ValueType):
+    """Four dot-separated numbers 0-255, e.g. 127.0.0.1."""
+
+    describe = "IPv4 address"
+
+    def parse(self, text):
+        parts = text.split(".")
+        if len(parts) != 4 or not all(p.isdigit() and 0 <= int(p) <= 255 for p in parts):
+            raise ValueError("must be an IPv4 address such as 0.0.0.0 or 127.0.0.1")
+        return text
 
 
-_hex_key.describe = "64 hex characters"
+@dataclass(frozen=True)
+class Url(ValueType):
+    """An http:// or https:// URL with a host name; a trailing '/' is dropped."""
+
+    describe = "URL"
+
+    def parse(self, text):
+        parts = urlsplit(text)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http:// or https:// URL with a host name")
+        return text.rstrip("/")
 
 
-def _bcrypt_hash(value):
-    if not re.match(r"^\$2[aby]\$[0-9]{2}\$[./A-Za-z0-9]{53}$", value):
-        raise ValueError("must be a bcrypt hash ($2b$...); let bootstrap generate it")
-    return value
+@dataclass(frozen=True)
+class SiteUrl(ValueType):
+    """scheme://host[:port] and nothing more; a trailing '/' is dropped.
+
+    edahub is served at the root of its host: a path would not match the hub's routes or
+    the OAuth callback URL derived from this value.
+    """
+
+    describe = "URL (scheme://host[:port])"
+
+    def parse(self, text):
+        parts = urlsplit(text)
+        try:
+            parts.port
+        except ValueError:
+            raise ValueError("has a malformed port") from None
+        if (parts.scheme not in ("http", "https") or not parts.hostname or parts.username
+                or parts.path not in ("", "/") or parts.query or parts.fragment):
+            raise ValueError(
+                "must be an http:// or https:// URL with a host name, an optional :port and "
+                "no path, e.g. https://eda.example.org"
+            )
+        return text.rstrip("/")
 
 
-_bcrypt_hash.describe = "bcrypt hash"
+@dataclass(frozen=True)
+class HexKey(ValueType):
+    """A 32-byte key written as 64 hexadecimal characters."""
 
+    describe = "64 hex characters"
 
-def _path(value):
-    return value
+    def parse(self, text):
+        try:
+            key = bytes.fromhex(text)
+        except ValueError:
+            raise ValueError("must be hexadecimal") from None
+        if len(key) != 32:
+            raise ValueError("must be 64 hex characters (32 bytes)")
+        return text
 
-
-_path.describe = "path"
 
 # Secrets that bootstrap generates when they are missing.
 
 
-def _random_hex(nbytes):
-    def generate():
-        return secrets.token_hex(nbytes)
-
-    return generate
+def _random_hex_key():
+    return secrets.token_hex(32)
 
 
 def _random_password():
@@ -248,11 +288,11 @@ class Setting:
     key: str
     group: str
     description: str
-    parse: object = _text
+    value_type: ValueType = Text()
     default: str | None = ""  # None: required, no default
     secret: bool = False
-    generate: object = None  # callable that makes a value at first run
-    services: tuple = ()  # compose services that receive it as an environment variable
+    generate: Callable[[], str] | None = None  # makes a value at first run (bootstrap)
+    services: tuple[str, ...] = ()  # compose services that receive it as an environment variable
     example: str = ""
 
     @property
@@ -263,20 +303,24 @@ class Setting:
     @property
     def type_name(self):
         """A short human description of the accepted values."""
-        return getattr(self.parse, "describe", "text")
+        return self.value_type.describe
+
+    def parse(self, text):
+        """The value ``text`` stands for; ValueError (saying why) if it is malformed."""
+        return self.value_type.parse(text)
 
 
 SETTINGS = (
     # Hub --------------------------------------------------------------------
     Setting(
         "EDAHUB_HUB_PORT", "Hub", "Port on the host where the hub is published.",
-        _integer(1, 65535), "8000",
+        Integer(1, 65535), "8000",
     ),
     Setting(
         "EDAHUB_HUB_BIND_ADDRESS", "Hub",
         "Host address the hub's port is published on. 0.0.0.0 for every interface, "
         "127.0.0.1 to reach it only from this host (e.g. behind your own reverse proxy).",
-        _address, "0.0.0.0",
+        IPv4Address(), "0.0.0.0",
     ),
     Setting(
         "EDAHUB_PUBLIC_URL", "Hub",
@@ -284,28 +328,28 @@ SETTINGS = (
         "in messages, for absolute redirects and secure cookies (https), and for the "
         "Bitbucket callback URL {url}/hub/oauth_callback; required with "
         "EDAHUB_AUTH=bitbucket. Empty means http://localhost:EDAHUB_HUB_PORT.",
-        _site_url, "", services=("hub",),
+        SiteUrl(), "", services=("hub",),
     ),
     Setting(
         "EDAHUB_LOG_LEVEL", "Hub", "Log level of the hub.",
-        _choice("DEBUG", "INFO", "WARNING", "ERROR"), "INFO", services=("hub",),
+        Choice(("DEBUG", "INFO", "WARNING", "ERROR")), "INFO", services=("hub",),
     ),
     Setting(
         "EDAHUB_COOKIE_SECRET", "Hub",
         "Secret that signs the hub's login cookies (64 hex characters). Changing it logs "
         "everybody out.",
-        _hex_key, None, secret=True, generate=_random_hex(32), services=("hub",),
+        HexKey(), None, secret=True, generate=_random_hex_key, services=("hub",),
     ),
     Setting(
         "EDAHUB_CRYPT_KEY", "Hub",
         "Key that encrypts the hub's stored authentication state (64 hex characters).",
-        _hex_key, None, secret=True, generate=_random_hex(32), services=("hub",),
+        HexKey(), None, secret=True, generate=_random_hex_key, services=("hub",),
     ),
     Setting(
         "EDAHUB_DOCKER_GID", "Hub",
         "Group id owning the Docker socket on the host; the hub process joins this group "
         "to start users' containers. bootstrap fills it in.",
-        _integer(0, 2**31 - 1), "0",
+        Integer(0, 2**31 - 1), "0",
     ),
     # Login ------------------------------------------------------------------
     Setting(
@@ -313,46 +357,46 @@ SETTINGS = (
         "How users log in. 'native': accounts with passwords kept by the hub; people "
         "request an account at /hub/signup and an admin approves it at /hub/authorize "
         "(no open signup). 'bitbucket': Bitbucket Cloud OAuth.",
-        _choice("native", "bitbucket"), "native", services=("hub",),
+        Choice(("native", "bitbucket")), "native", services=("hub",),
     ),
     Setting(
         "EDAHUB_ADMIN_USER", "Login",
         "Name of the first admin account (native login; with Bitbucket login the admins "
         "are EDAHUB_BITBUCKET_ADMIN_USERS).",
-        _username, "admin", services=("hub",),
+        USERNAME, "admin", services=("hub",),
     ),
     Setting(
         "EDAHUB_ADMIN_PASSWORD_HASH", "Login",
         "bcrypt hash of the first admin's password (native login). bootstrap generates "
         "the password, prints it once and stores only this hash.",
-        _bcrypt_hash, "", secret=True, services=("hub",),
+        BCRYPT_HASH, "", secret=True, services=("hub",),
     ),
     Setting(
         "EDAHUB_BITBUCKET_CLIENT_ID", "Login",
         "Key of the Bitbucket OAuth consumer (EDAHUB_AUTH=bitbucket). bootstrap asks for "
         "it and prints what to enter in Bitbucket's consumer form (docs/login.md).",
-        _text, "", services=("hub",),
+        Text(), "", services=("hub",),
     ),
     Setting(
         "EDAHUB_BITBUCKET_CLIENT_SECRET", "Login",
         "Secret of the Bitbucket OAuth consumer. bootstrap takes it from "
         "--bitbucket-client-secret, the environment or a hidden prompt and never prints it.",
-        _text, "", secret=True, services=("hub",),
+        Text(), "", secret=True, services=("hub",),
     ),
     Setting(
         "EDAHUB_BITBUCKET_ALLOWED_USERS", "Login",
         "Bitbucket usernames allowed to log in, comma-separated. A user's hub name is their "
         "Bitbucket username.",
-        _bitbucket_usernames,
+        BITBUCKET_USERNAMES,
         "", services=("hub",), example="alice,bob",
     ),
     Setting(
         "EDAHUB_BITBUCKET_ALLOWED_WORKSPACES", "Login",
         "Bitbucket workspaces whose members may log in, comma-separated, by workspace ID "
         "(the slug in https://bitbucket.org/<slug>/), never by display name.",
-        _name_list(r"^[a-z0-9][a-z0-9_.-]{0,62}$",
-                   "must be workspace IDs (slugs) as in https://bitbucket.org/<slug>/: "
-                   "lowercase letters, digits, '.', '-', '_'; not display names"),
+        NameList(r"[a-z0-9][a-z0-9_.-]{0,62}",
+                 "must be workspace IDs (slugs) as in https://bitbucket.org/<slug>/: "
+                 "lowercase letters, digits, '.', '-', '_'; not display names"),
         "", services=("hub",), example="eda-lab",
     ),
     Setting(
@@ -360,27 +404,27 @@ SETTINGS = (
         "Bitbucket usernames that are hub admins (and may log in), comma-separated. This "
         "list is authoritative: removing a name removes their admin rights at the next "
         "hub start.",
-        _bitbucket_usernames,
+        BITBUCKET_USERNAMES,
         "", services=("hub",), example="alice",
     ),
     Setting(
         "EDAHUB_BITBUCKET_ALLOW_ALL", "Login",
         "Let every Bitbucket account log in (anyone can create one). Only for a trial or "
         "a hub with nothing to protect; the allow lists above are the safe choice.",
-        _boolean, "false", services=("hub",),
+        Boolean(), "false", services=("hub",),
     ),
     Setting(
         "EDAHUB_BITBUCKET_URL", "Login",
         "Bitbucket's web address, where browsers authorize and the hub fetches tokens "
         "(/site/oauth2/...). Change it only for testing or an HTTP proxy that mirrors "
         "Bitbucket.",
-        _url, "https://bitbucket.org", services=("hub",),
+        Url(), "https://bitbucket.org", services=("hub",),
     ),
     Setting(
         "EDAHUB_BITBUCKET_API_URL", "Login",
         "Bitbucket's REST API address (/2.0/user, /2.0/user/workspaces). Change it only "
         "for testing or an HTTP proxy that mirrors Bitbucket's API.",
-        _url, "https://api.bitbucket.org", services=("hub",),
+        Url(), "https://api.bitbucket.org", services=("hub",),
     ),
     # HTTPS ------------------------------------------------------------------
     Setting(
@@ -389,73 +433,73 @@ SETTINGS = (
         "Set with EDAHUB_TLS_KEY to serve HTTPS on EDAHUB_HUB_PORT; mounted read-only "
         "into the hub. Empty: plain HTTP, or TLS ended by a reverse proxy in front "
         "(docs/https.md).",
-        _path, "", services=("hub",), example="/srv/edahub-tls/fullchain.pem",
+        FilePath(), "", services=("hub",), example="/srv/edahub-tls/fullchain.pem",
     ),
     Setting(
         "EDAHUB_TLS_KEY", "HTTPS",
         "Path on this host to the certificate's PEM private key. The hub runs as uid 800 "
         "and must be able to read it (e.g. `chown 800 key.pem; chmod 600 key.pem`).",
-        _path, "", services=("hub",), example="/srv/edahub-tls/privkey.pem",
+        FilePath(), "", services=("hub",), example="/srv/edahub-tls/privkey.pem",
     ),
     Setting(
         "EDAHUB_HTTP_REDIRECT_PORT", "HTTPS",
         "Port on the host for plain HTTP, which answers with a redirect to HTTPS when "
         "EDAHUB_TLS_CERT is set (use 80 with EDAHUB_HUB_PORT=443). Published always.",
-        _integer(1, 65535), "8080",
+        Integer(1, 65535), "8080",
     ),
     # Users' servers ---------------------------------------------------------
     Setting(
         "EDAHUB_NETWORK_NAME", "Users' servers",
         "Name of the Docker network shared by the hub, the databases and users' servers.",
-        _docker_name, "jupyterhub", services=("hub",),
+        DOCKER_NAME, "jupyterhub", services=("hub",),
     ),
     Setting(
         "EDAHUB_USER_PREFIX", "Users' servers",
         "Prefix of users' container names ({prefix}-user-{name}) and home volumes "
         "({prefix}-home-{name}).",
-        _docker_name, "edahub", services=("hub",),
+        DOCKER_NAME, "edahub", services=("hub",),
     ),
     Setting(
         "EDAHUB_USER_MEM_LIMIT", "Users' servers",
-        "Memory limit of each user's server (e.g. 2G); empty for no limit.",
-        _memory, "2G", services=("hub",),
+        "Memory limit of each user's server: a number with K, M, G or T, e.g. 512M or 2G.",
+        SIZE, "2G", services=("hub",),
     ),
     Setting(
         "EDAHUB_USER_CPU_LIMIT", "Users' servers",
         "CPU limit of each user's server, in cores; 0 for no limit.",
-        _number(0, 1024), "0", services=("hub",),
+        Number(0, 1024), "0", services=("hub",),
     ),
     Setting(
         "EDAHUB_SPAWN_TIMEOUT", "Users' servers",
         "Seconds a user's server may take to start before the spawn is reported failed.",
-        _integer(10, 3600), "120", services=("hub",),
+        Integer(10, 3600), "120", services=("hub",),
     ),
     # Images -----------------------------------------------------------------
     Setting(
         "EDAHUB_HUB_IMAGE", "Images", "Image name of the hub, built from hub/.",
-        _image, "edahub-hub:0.1.0",
+        IMAGE, "edahub-hub:0.1.0",
     ),
     Setting(
         "EDAHUB_SINGLEUSER_IMAGE", "Images",
         "Image of users' servers, built from singleuser/.",
-        _image, "edahub-singleuser:0.1.0", services=("hub",),
+        IMAGE, "edahub-singleuser:0.1.0", services=("hub",),
     ),
     Setting(
         "EDAHUB_MARIADB_IMAGE", "Images",
         "MariaDB server image. Any image that behaves like the official one "
         "(MARIADB_* variables, /docker-entrypoint-initdb.d, healthcheck.sh).",
-        _image, "mariadb:11.8",
+        IMAGE, "mariadb:11.8",
     ),
     Setting(
         "EDAHUB_MONGODB_IMAGE", "Images",
         "MongoDB server image. Any image that behaves like the official one "
         "(MONGO_INITDB_* variables, /docker-entrypoint-initdb.d, mongosh).",
-        _image, "mongo:8.0",
+        IMAGE, "mongo:8.0",
     ),
     Setting(
         "EDAHUB_BASE_IMAGE", "Images",
         "Debian base image the hub and user images are built on.",
-        _image, "debian:trixie-slim",
+        IMAGE, "debian:trixie-slim",
     ),
     Setting(
         "EDAHUB_SINGLEUSER_JULIA", "Images",
@@ -464,7 +508,7 @@ SETTINGS = (
         "Mongoc.jl. false leaves Julia out, for hosts that cannot reach Julia's servers; "
         "the Python, R and Go kernels are the same either way. Applies at the next build "
         "of the singleuser image (docs/kernels.md).",
-        _boolean, "true",
+        Boolean(), "true",
     ),
     Setting(
         "EDAHUB_SINGLEUSER_CRAN", "Images",
@@ -472,58 +516,58 @@ SETTINGS = (
         "R's MongoDB client), compiled from their pinned CRAN sources. false leaves them "
         "out, for hosts that cannot reach CRAN; R and its other packages come from Debian "
         "either way. Applies at the next build of the singleuser image (docs/kernels.md).",
-        _boolean, "true",
+        Boolean(), "true",
     ),
     Setting(
         "EDAHUB_CA_BUNDLE", "Images",
         "Path to a PEM bundle of extra CA certificates, for building behind a "
         "TLS-intercepting proxy. Used at build time only, never stored in an image.",
-        _path, "", example="/etc/ssl/certs/ca-certificates.crt",
+        FilePath(), "", example="/etc/ssl/certs/ca-certificates.crt",
     ),
     # Databases --------------------------------------------------------------
     Setting(
         "EDAHUB_MARIADB_ROOT_PASSWORD", "Databases",
         "Password of MariaDB's root account. Only the database container receives it; "
         "users never see it.",
-        _text, None, secret=True, generate=_random_password,
+        Text(), None, secret=True, generate=_random_password,
     ),
     Setting(
         "EDAHUB_MARIADB_PROVISIONER_PASSWORD", "Databases",
         "Password of MariaDB's edahub_provisioner account, which the hub uses to create "
         "each user's database and account. Created with the database volume; changing it "
         "later needs the account's password changed too (docs/databases.md).",
-        _text, None, secret=True, generate=_random_password, services=("hub", "mariadb"),
+        Text(), None, secret=True, generate=_random_password, services=("hub", "mariadb"),
     ),
     Setting(
         "EDAHUB_MONGODB_PROVISIONER_PASSWORD", "Databases",
         "Password of MongoDB's edahub_provisioner account (see "
         "EDAHUB_MARIADB_PROVISIONER_PASSWORD).",
-        _text, None, secret=True, generate=_random_password, services=("hub", "mongodb"),
+        Text(), None, secret=True, generate=_random_password, services=("hub", "mongodb"),
     ),
     Setting(
         "EDAHUB_DB_PASSWORD_KEY", "Databases",
         "Key from which every user's database passwords are derived (64 hex characters); "
         "they are stored nowhere. Changing it rotates all of them at each user's next "
         "server start.",
-        _hex_key, None, secret=True, generate=_random_hex(32), services=("hub",),
+        HexKey(), None, secret=True, generate=_random_hex_key, services=("hub",),
     ),
     Setting(
         "EDAHUB_SHARED_DATASETS", "Databases",
         "Give every user read-only access to a shared 'datasets' database in MariaDB and "
         "MongoDB, which admins fill.",
-        _boolean, "false", services=("hub",),
+        Boolean(), "false", services=("hub",),
     ),
     Setting(
         "EDAHUB_DELETE_USER_DATA", "Databases",
         "When an admin deletes a user in the hub, also drop their databases, database "
         "accounts and home volume. Off: the data is kept.",
-        _boolean, "false", services=("hub",),
+        Boolean(), "false", services=("hub",),
     ),
     Setting(
         "EDAHUB_MONGODB_ROOT_PASSWORD", "Databases",
         "Password of MongoDB's root account (user 'root'). Only the database container "
         "receives it; users never see it.",
-        _text, None, secret=True, generate=_random_password,
+        Text(), None, secret=True, generate=_random_password,
     ),
 )
 
@@ -539,9 +583,10 @@ SETTINGS_BY_KEY = MappingProxyType({s.key: s for s in SETTINGS})
 class Rule:
     """A rule that relates several settings; checked when all of ``keys`` are loaded."""
 
-    keys: tuple
+    keys: tuple[str, ...]
     description: str
-    check: object  # callable(get) -> list of problems; get(key) is the parsed value
+    # check(get) -> a list of problems, each with its fix; get(key) is a parsed value.
+    check: Callable[[Callable[[str], object]], list[str]]
 
 
 def _bitbucket_consumer(get):
@@ -640,55 +685,128 @@ RULES = (
 )
 
 
-def _rule_problems(values, selected_keys):
-    """Problems found by the rules whose settings were all loaded and parsed."""
-    def get(key):
-        return values[SETTINGS_BY_KEY[key].attribute]
+def _rule_problems(parsed):
+    """Problems found by the rules whose settings were all loaded and parsed.
 
+    ``parsed`` maps each setting's key to its parsed value.
+    """
     problems = []
     for rule in RULES:
-        if all(k in selected_keys and SETTINGS_BY_KEY[k].attribute in values for k in rule.keys):
-            problems += rule.check(get)
+        if all(key in parsed for key in rule.keys):
+            problems += rule.check(parsed.get)
     return problems
 
 
-@dataclass(frozen=True)
+# ---------------------------------------------------------------------------
+# The result.
+
+
+@dataclass(frozen=True, slots=True, repr=False, eq=False)
 class Settings:
-    """Validated settings; one attribute per entry of ``SETTINGS`` (lowercase, no prefix)."""
+    """Validated settings: one typed field per entry of ``SETTINGS``, named by its key in
+    lowercase without ``EDAHUB_`` (a unit test keeps the two lists the same).
 
-    values: MappingProxyType
+    An empty setting whose default is empty too is None, except text and paths, which
+    are "". A setting that was not loaded (``load_settings(..., keys=[...])``, as the hub
+    does) leaves its field unset: reading it raises AttributeError, like a misspelt name,
+    rather than handing out a None that looks like an empty value.
+    """
 
-    def __getattr__(self, name):
-        try:
-            return self.values[name]
-        except KeyError:
-            raise AttributeError(name) from None
+    # Hub
+    hub_port: int
+    hub_bind_address: str
+    public_url: str | None
+    log_level: str
+    cookie_secret: str
+    crypt_key: str
+    docker_gid: int
+    # Login
+    auth: str
+    admin_user: str
+    admin_password_hash: str | None
+    bitbucket_client_id: str
+    bitbucket_client_secret: str
+    bitbucket_allowed_users: tuple[str, ...] | None
+    bitbucket_allowed_workspaces: tuple[str, ...] | None
+    bitbucket_admin_users: tuple[str, ...] | None
+    bitbucket_allow_all: bool
+    bitbucket_url: str
+    bitbucket_api_url: str
+    # HTTPS
+    tls_cert: str
+    tls_key: str
+    http_redirect_port: int
+    # Users' servers
+    network_name: str
+    user_prefix: str
+    user_mem_limit: str
+    user_cpu_limit: float
+    spawn_timeout: int
+    # Images
+    hub_image: str
+    singleuser_image: str
+    mariadb_image: str
+    mongodb_image: str
+    base_image: str
+    singleuser_julia: bool
+    singleuser_cran: bool
+    ca_bundle: str
+    # Databases
+    mariadb_root_password: str
+    mariadb_provisioner_password: str
+    mongodb_provisioner_password: str
+    db_password_key: str
+    shared_datasets: bool
+    delete_user_data: bool
+    mongodb_root_password: str
+
+    @classmethod
+    def from_values(cls, values):
+        """A ``Settings`` holding ``values`` (attribute -> parsed value), which may be a
+        subset: the fields of the others stay unset."""
+        settings = object.__new__(cls)
+        for name, value in values.items():
+            # A frozen dataclass refuses setattr; this is how its own __init__ sets fields.
+            object.__setattr__(settings, name, value)
+        return settings
+
+    @property
+    def values(self):
+        """The loaded settings as a read-only mapping from attribute name to value."""
+        return MappingProxyType({f.name: getattr(self, f.name) for f in fields(self)
+                                 if hasattr(self, f.name)})
 
     def get(self, key):
-        """The parsed value of the setting named ``key`` (e.g. ``EDAHUB_HUB_PORT``)."""
+        """The parsed value of the setting named ``key`` (e.g. ``EDAHUB_HUB_PORT``).
+
+        KeyError if ``key`` is no setting or was not loaded.
+        """
         return self.values[SETTINGS_BY_KEY[key].attribute]
+
+    def __eq__(self, other):
+        if not isinstance(other, Settings):
+            return NotImplemented
+        return self.values == other.values
+
+    def __repr__(self):
+        secret = {s.attribute for s in SETTINGS if s.secret}
+        shown = ", ".join(f"{name}={'(hidden)' if name in secret else repr(value)}"
+                          for name, value in self.values.items())
+        return f"Settings({shown})"
 
 
 def load_settings(environ, keys=None, read_file=Path.read_text):
     """Validate ``environ`` (a mapping of text) and return a frozen ``Settings``.
 
     ``keys`` limits the check to the settings a consumer needs (the hub receives only
-    its own); ``None`` checks all of them and rejects unknown ``EDAHUB_`` keys. Empty
-    values mean "use the default". Any secret may instead be given as ``<KEY>_FILE``, a
-    path to a file holding it. Every problem is reported at once, with its fix.
+    its own; the fields of the others stay unset, see ``Settings``); ``None`` checks all
+    of them and rejects unknown ``EDAHUB_`` keys. Empty values mean "use the default".
+    Any secret may instead be given as ``<KEY>_FILE``, a path to a file holding it. Every
+    problem is reported at once, with its fix.
     """
     selected = [SETTINGS_BY_KEY[k] for k in keys] if keys is not None else list(SETTINGS)
-    problems = []
-    if keys is None:
-        known = set(SETTINGS_BY_KEY) | {f"{k}_FILE" for k, s in SETTINGS_BY_KEY.items() if s.secret}
-        for key in sorted(environ):
-            if key.startswith(PREFIX) and key not in known:
-                hint = _closest(key, known)
-                problems.append(
-                    f"{key}: unknown setting" + (f" (did you mean {hint}?)" if hint else "")
-                    + "; remove it or correct its name (see docs/settings.md)"
-                )
-    values = {}
+    problems = _unknown_keys(environ) if keys is None else []
+    parsed = {}
     for setting in selected:
         raw = environ.get(setting.key, "")
         file_key = f"{setting.key}_FILE"
@@ -712,22 +830,22 @@ def load_settings(environ, keys=None, read_file=Path.read_text):
                 )
                 continue
             raw = setting.default
-        if raw == "" and setting.parse not in (_text, _path):
-            values[setting.attribute] = None
+        if raw == "":
+            parsed[setting.key] = setting.value_type.empty
             continue
         try:
-            values[setting.attribute] = setting.parse(raw)
+            parsed[setting.key] = setting.parse(raw)
         except ValueError as e:
             shown = "(hidden)" if setting.secret else repr(raw)
             problems.append(f"{setting.key}={shown}: {e}")
-    problems += _rule_problems(values, {s.key for s in selected})
+    problems += _rule_problems(parsed)
     if problems:
         raise SettingsError(
             "invalid settings:\n  - " + "\n  - ".join(problems),
             "edit .env (or the environment) and try again; every setting is described "
             "in docs/settings.md",
         )
-    return Settings(MappingProxyType(values))
+    return Settings.from_values({SETTINGS_BY_KEY[k].attribute: v for k, v in parsed.items()})
 
 
 def keys_for_service(service):
@@ -735,8 +853,15 @@ def keys_for_service(service):
     return [s.key for s in SETTINGS if service in s.services]
 
 
-def _closest(key, known):
-    import difflib
-
-    matches = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.75)
-    return matches[0] if matches else None
+def _unknown_keys(environ):
+    """A problem for each ``EDAHUB_`` key in ``environ`` that is no setting."""
+    known = set(SETTINGS_BY_KEY) | {f"{s.key}_FILE" for s in SETTINGS if s.secret}
+    problems = []
+    for key in sorted(environ):
+        if key.startswith(PREFIX) and key not in known:
+            hint = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.75)
+            problems.append(
+                f"{key}: unknown setting" + (f" (did you mean {hint[0]}?)" if hint else "")
+                + "; remove it or correct its name (see docs/settings.md)"
+            )
+    return problems
