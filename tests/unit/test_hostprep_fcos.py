@@ -1,13 +1,13 @@
 """prepare-host fcos-config: the generated Butane/Ignition config, units, files and refusals.
 
-The real Butane and Ignition tools check the same output in test_hostprep_validators.py.
+Offline: no external tool runs here. The real Butane, ignition-validate, systemd-analyze
+and ssh-keygen check the same output in tests/hosttools/.
 """
 
 import base64
 import gzip
 import json
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +18,7 @@ import yaml
 from edahub import envfile
 from edahub.hostprep import fcos
 from edahub.hostprep import main as prepare_host
+from edahub.hostprep.fcos import output
 from edahub_core.settings import SETTINGS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,17 +35,14 @@ def quick_bcrypt(monkeypatch):
 
 @pytest.fixture(scope="module")
 def ssh_key(tmp_path_factory):
-    """A real public key made by ssh-keygen when available, else a well-formed one."""
+    """A well-formed public key and, beside it, its private key's file (keys that
+    ssh-keygen makes are checked in tests/hosttools/test_hostprep_ssh_keygen.py)."""
     folder = tmp_path_factory.mktemp("ssh")
-    if shutil.which("ssh-keygen"):
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "admin@example.org",
-                        "-f", folder / "id_ed25519"], check=True)
-    else:
-        (folder / "id_ed25519.pub").write_text(
-            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBm0fGXbvOvg2wIzbqgG0d7qmeyQm4yU4Fq5bJ2QwY9e "
-            "admin@example.org\n")
-        (folder / "id_ed25519").write_text(
-            "-----BEGIN OPENSSH PRIVATE KEY-----\nxx\n-----END OPENSSH PRIVATE KEY-----\n")
+    (folder / "id_ed25519.pub").write_text(
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBm0fGXbvOvg2wIzbqgG0d7qmeyQm4yU4Fq5bJ2QwY9e "
+        "admin@example.org\n")
+    (folder / "id_ed25519").write_text(
+        "-----BEGIN OPENSSH PRIVATE KEY-----\nxx\n-----END OPENSSH PRIVATE KEY-----\n")
     return folder / "id_ed25519.pub"
 
 
@@ -182,6 +180,24 @@ def test_dry_run_writes_nothing(tmp_path, ssh_key, capsys):
     assert "Dry run: nothing written" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("args", [["--docker-on-root"], ["--storage-device", "/dev/vdb"],
+                                  ["--storage-on-boot-disk", "--without-env"]])
+def test_a_dry_run_lists_exactly_the_files_a_run_writes(tmp_path, ssh_key, capsys, args):
+    choices = fcos.HostChoices(
+        ssh_keys=fcos.read_ssh_keys([ssh_key]),
+        storage=fcos.storage_from_options("/dev/vdb" if "/dev/vdb" in args else None,
+                                          "--storage-on-boot-disk" in args, None,
+                                          "--docker-on-root" in args),
+        embed_env="--without-env" not in args)
+    planned = fcos.write_output(choices, tmp_path / "out", ROOT, dry_run=True)
+    assert not (tmp_path / "out").exists()
+    written = fcos.write_output(choices, tmp_path / "out", ROOT)
+    assert planned.files == written.files
+    on_disk = {p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*")
+               if p.is_file()}
+    assert on_disk == set(written.files) | {fcos.OUTPUT_MARKER}
+
+
 def test_existing_host_steps_say_what_needs_a_reboot(tmp_path, ssh_key, capsys):
     code, out = fcos_config(tmp_path, ssh_key, "--storage-device", "/dev/vdb", "--existing-host")
     printed = capsys.readouterr().out
@@ -280,10 +296,14 @@ def test_a_failure_while_writing_leaves_the_previous_folder_whole(tmp_path, ssh_
     out = tmp_path / "out"
     before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
 
-    def broken(*args, **kwargs):
-        raise OSError(28, "No space left on device")
+    write_file = output.write_file
 
-    monkeypatch.setattr(fcos, "existing_host_steps", broken)
+    def disk_fills_up(path, content):
+        if path.name == fcos.OUTPUT_MARKER:  # the last file: all the others are written
+            raise OSError(28, "No space left on device")
+        write_file(path, content)
+
+    monkeypatch.setattr(output, "write_file", disk_fills_up)
     with pytest.raises(OSError):
         fcos_config(tmp_path, ssh_key, "--storage-device", "/dev/vdb")
     after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
@@ -309,17 +329,15 @@ def test_the_stack_unit_starts_on_boot_after_docker_and_stops_cleanly():
 
 
 def test_the_units_call_only_what_fedora_coreos_has_at_those_paths():
-    # The stub root of the systemd-analyze check holds exactly these executables.
+    # The stub root of the systemd-analyze check holds exactly fcos.FCOS_EXECUTABLES.
     executables = set()
     for unit in (fcos.stack_unit(), fcos.packages_unit()):
         for line in unit.splitlines():
             if re.match(r"^Exec\w+=", line):
                 executables.add(line.split("=", 1)[1].lstrip("-@:+!").split()[0])
-    assert executables == FCOS_EXECUTABLES
-
-
-FCOS_EXECUTABLES = {"/usr/bin/docker", "/usr/bin/sh", "/usr/bin/rpm-ostree", "/usr/bin/touch",
-                    "/usr/bin/systemctl"}
+    assert executables == fcos.FCOS_EXECUTABLES == {
+        "/usr/bin/docker", "/usr/bin/sh", "/usr/bin/rpm-ostree", "/usr/bin/touch",
+        "/usr/bin/systemctl"}
 
 
 def _seconds(text):
@@ -332,11 +350,8 @@ def test_the_mount_unit_name_matches_its_mount_point():
     assert fcos.systemd_escape_path("/var/lib/docker") + ".mount" == fcos.MOUNT_UNIT
     assert fcos.systemd_escape_path("/dev/disk/by-partlabel/edahub-docker") == \
         "dev-disk-by\\x2dpartlabel-edahub\\x2ddocker"
-    if shutil.which("systemd-escape"):
-        for path in ("/var/lib/docker", "/dev/disk/by-partlabel/edahub-docker", "/a b/.c"):
-            real = subprocess.run(["systemd-escape", "--path", path], capture_output=True,
-                                  text=True, check=True).stdout.strip()
-            assert fcos.systemd_escape_path(path) == real
+    # What `systemd-escape --path` prints (compared with the real one in tests/hosttools).
+    assert fcos.systemd_escape_path("/a b/.c") == "a\\x20b-.c"
 
 
 def test_the_deployment_holds_every_path_compose_yaml_builds_from_or_mounts():

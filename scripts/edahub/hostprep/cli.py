@@ -186,11 +186,12 @@ def run_fcos_config(args):
             found.append(step())
             status.text = _describe_step(found[-1])
     keys, storage = found
-    provision = fcos.Provision(ssh_keys=keys, storage=storage, with_env=not args.without_env)
+    choices = fcos.HostChoices(ssh_keys=keys, storage=storage, embed_env=not args.without_env,
+                               env_file=args.env_file)
     title = "Output folder planned" if args.dry_run else "Output folder written"
     with progress(total, total, title) as status:
-        result = fcos.write_output(provision, args.output_dir, ROOT, env_file=args.env_file,
-                                   force=args.force, dry_run=args.dry_run)
+        result = fcos.write_output(choices, args.output_dir, ROOT, force=args.force,
+                                   dry_run=args.dry_run)
         status.text = str(result.output_dir)
     print(f"\n.env: {result.env_state}")
     if args.dry_run:

@@ -6,7 +6,8 @@
   config edahub writes, and Butane's own translation, without a word of output.
 - Butane's translation and edahub's Ignition config are the same config.
 - ``systemd-analyze verify`` accepts the units, in a root that has Fedora CoreOS's
-  executables and units where the units expect them.
+  executables and units where the units expect them; ``systemd-escape`` names the mount
+  unit as edahub does.
 
 The tools are built once into a cache (edahub.hostprep.validators); a missing tool
 that cannot be built fails these tests rather than skipping them. Each check is shown
@@ -27,7 +28,7 @@ from edahub.console import UserError
 from edahub.hostprep import fcos, validators
 from edahub.hostprep import main as prepare_host
 
-from test_hostprep_fcos import FCOS_EXECUTABLES
+pytestmark = pytest.mark.hosttools
 
 VARIANTS = {
     "second-disk": ["--storage-device", "/dev/disk/by-id/virtio-edahub-data"],
@@ -169,7 +170,7 @@ def fcos_root(tmp_path, systemd_analyze):
         unit = root / "usr/lib/systemd/system" / name
         unit.unlink(missing_ok=True)
         unit.write_text(text)
-    for executable in FCOS_EXECUTABLES | {"/usr/bin/true"}:
+    for executable in fcos.FCOS_EXECUTABLES | {"/usr/bin/true"}:
         stub = root / executable.lstrip("/")
         stub.parent.mkdir(parents=True, exist_ok=True)
         stub.write_text("#!/bin/sh\nexit 0\n")
@@ -203,6 +204,16 @@ def test_systemd_analyze_verify_reports_a_missing_executable(systemd_analyze, fc
     moved = fcos.stack_unit().replace("/usr/bin/docker compose down", "/usr/local/bin/docker compose down")
     result = verify(systemd_analyze, fcos_root, {fcos.STACK_UNIT: moved})
     assert result.returncode != 0 and "/usr/local/bin/docker" in result.stderr
+
+
+def test_systemd_escape_names_paths_as_edahub_does():
+    escape = shutil.which("systemd-escape")
+    if escape is None:
+        pytest.fail("systemd-escape (Debian package `systemd`) is needed: apt-get install systemd")
+    for path in ("/var/lib/docker", "/dev/disk/by-partlabel/edahub-docker", "/a b/.c"):
+        real = run_tool(escape, "--path", path)
+        assert real.returncode == 0, real.stderr
+        assert fcos.systemd_escape_path(path) == real.stdout.strip()
 
 
 # --- comparing Ignition configs ----------------------------------------------------
@@ -242,8 +253,9 @@ def test_butane_and_edahub_agree_on_executable_files(tool, tmp_path):
     script.parent.mkdir(parents=True)
     script.write_text("#!/bin/sh\necho hello\n")
     script.chmod(0o755)
-    provision = fcos.Provision(ssh_keys=("ssh-ed25519 AAAAC3Nza test",), storage=None, with_env=False)
-    fcos.write_output(provision, tmp_path / "out", source)
+    choices = fcos.HostChoices(ssh_keys=("ssh-ed25519 AAAAC3Nza test",), storage=None,
+                               embed_env=False)
+    fcos.write_output(choices, tmp_path / "out", source)
     ours = json.loads((tmp_path / "out" / fcos.IGNITION_FILE).read_text())
     theirs = json.loads(butane(tool, tmp_path / "out").stdout)
     assert normalised(ours) == normalised(theirs)
