@@ -24,8 +24,10 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from edahub.console import UserError, progress, run, setup_logging  # noqa: E402
 
-# systemd: only for `systemd-analyze verify` of the generated Fedora CoreOS units.
-APT_PACKAGES = ["docker.io", "debootstrap", "chromium", "git", "iproute2", "systemd"]
+# systemd: `systemd-analyze verify` of the generated Fedora CoreOS units; openssh-client:
+# ssh-keygen for the SSH-key checks (tests/hosttools).
+APT_PACKAGES = ["docker.io", "debootstrap", "chromium", "git", "iproute2", "systemd",
+                "openssh-client"]
 PLUGIN_DIR = Path("/usr/libexec/docker/cli-plugins")
 PLUGIN_PACKAGES = {"docker-compose": "docker-compose", "docker-buildx": "docker-buildx"}
 TRIXIE_SOURCES = "deb http://deb.debian.org/debian trixie main\n"

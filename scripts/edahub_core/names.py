@@ -41,8 +41,8 @@ _DNS_SAFE = frozenset(string.ascii_lowercase + string.digits)
 def escape_username(username):
     """``username`` as DockerSpawner 14 puts it into ``{username}`` of its templates.
 
-    Every character but a lowercase ASCII letter or digit becomes '-' and the hex of its
-    UTF-8 bytes, all lowercased afterwards (escapism's escape with '-', as
+    Every character but a lowercase ASCII letter or digit becomes '-' and the hex of each
+    of its UTF-8 bytes (unpadded), all lowercased afterwards (escapism's escape with '-', as
     ``DockerSpawner._escape`` does). Written out here so the operator tools need no
     DockerSpawner; tests/unit/hub/test_names_match_dockerspawner.py pins the two together.
     """
@@ -51,7 +51,8 @@ def escape_username(username):
         if char in _DNS_SAFE:
             out.append(char)
         else:
-            out.extend(f"-{byte:02X}" for byte in char.encode("utf-8"))
+            # Unpadded hex, as escapism writes it: "\t" becomes "-9", not "-09".
+            out.extend(f"-{byte:X}" for byte in char.encode("utf-8"))
     return "".join(out).lower()
 
 
