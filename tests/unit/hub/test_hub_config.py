@@ -1,0 +1,215 @@
+"""hub/jupyterhub_config.py, loaded as JupyterHub loads it, from a test environment.
+
+traitlets' PyFileConfigLoader is what JupyterHub uses for its config file: it runs the
+file with ``get_config`` (and ``c``) in its namespace and returns the Config it filled.
+"""
+
+import os
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from jupyterhub.objects import Hub
+from nativeauthenticator.orm import UserInfo
+from traitlets.config.loader import PyFileConfigLoader
+
+from edahub_core.names import (USER_PREFIX_LABEL, container_name, container_name_template,
+                               home_volume_name, home_volume_template)
+from edahub_core.settings import SETTINGS_BY_KEY
+from edahub_hub.databases import derive_password
+
+HUB = Path(__file__).resolve().parents[3] / "hub"
+REFUSAL = "edahub: the hub cannot start: invalid settings:"
+
+SECRETS = {
+    "EDAHUB_COOKIE_SECRET": "c0" * 32,
+    "EDAHUB_CRYPT_KEY": "c1" * 32,
+    "EDAHUB_DB_PASSWORD_KEY": "c2" * 32,
+    "EDAHUB_MARIADB_PROVISIONER_PASSWORD": "MariaProvisionerSecret7",
+    "EDAHUB_MONGODB_PROVISIONER_PASSWORD": "MongoProvisionerSecret8",
+}
+SERVERS = {
+    "EDAHUB_USER_PREFIX": "lab1",
+    "EDAHUB_NETWORK_NAME": "lab1-net",
+    "EDAHUB_SINGLEUSER_IMAGE": "registry.example/edahub-singleuser:2.0",
+    "EDAHUB_USER_MEM_LIMIT": "3G",
+    "EDAHUB_USER_CPU_LIMIT": "1.5",
+    "EDAHUB_SPAWN_TIMEOUT": "300",
+    "EDAHUB_SHARED_DATASETS": "true",
+}
+BITBUCKET = {
+    "EDAHUB_AUTH": "bitbucket",
+    "EDAHUB_PUBLIC_URL": "https://eda.example.org",
+    "EDAHUB_BITBUCKET_CLIENT_ID": "consumer-key",
+    "EDAHUB_BITBUCKET_CLIENT_SECRET": "BitbucketConsumerSecret9",
+    "EDAHUB_BITBUCKET_URL": "http://bitbucket.test:9000",
+    "EDAHUB_BITBUCKET_API_URL": "http://bitbucket-api.test:9001",
+    "EDAHUB_BITBUCKET_ALLOWED_USERS": "carol",
+    "EDAHUB_BITBUCKET_ALLOWED_WORKSPACES": "eda-lab",
+    "EDAHUB_BITBUCKET_ADMIN_USERS": "Alice,bob",
+}
+
+
+@pytest.fixture
+def native_environ(admin_hash):
+    return {**SECRETS, **SERVERS, "EDAHUB_AUTH": "native", "EDAHUB_ADMIN_USER": "boss",
+            "EDAHUB_ADMIN_PASSWORD_HASH": admin_hash}
+
+
+@pytest.fixture
+def bitbucket_environ():
+    return {**SECRETS, **SERVERS, **BITBUCKET}
+
+
+@pytest.fixture
+def load_hub_config(monkeypatch):
+    """Run the config file with exactly ``environ`` as EDAHUB_ settings; return its Config."""
+    exists = os.path.exists
+    # The compose secrets are files in the container; none on this machine, whatever it has.
+    monkeypatch.setattr(os.path, "exists",
+                        lambda path: not str(path).startswith("/run/secrets/") and exists(path))
+
+    def load(environ):
+        for key in [k for k in os.environ if k.startswith("EDAHUB_")]:
+            monkeypatch.delenv(key)
+        for key, value in environ.items():
+            monkeypatch.setenv(key, value)
+        return PyFileConfigLoader("jupyterhub_config.py", path=str(HUB)).load_config()
+
+    return load
+
+
+def without(environ, *keys):
+    return {k: v for k, v in environ.items() if k not in keys}
+
+
+def make_spawner(config, username):
+    from edahub_hub.spawner import EdahubSpawner
+
+    user = SimpleNamespace(name=username, url=f"/user/{username}/", escaped_name=username)
+    return EdahubSpawner(config=config, user=user, hub=Hub())
+
+
+def test_native_settings_configure_the_hub(load_hub_config, native_environ, admin_hash):
+    c = load_hub_config(native_environ)
+
+    assert c.JupyterHub.cookie_secret == bytes.fromhex(SECRETS["EDAHUB_COOKIE_SECRET"])
+    assert c.CryptKeeper["keys"] == [bytes.fromhex(SECRETS["EDAHUB_CRYPT_KEY"])]
+    assert c.JupyterHub.authenticator_class == "edahub_hub.auth.FirstRunAuthenticator"
+    assert c.Authenticator.admin_users == {"boss"}
+    assert c.FirstRunAuthenticator.admin_password_hash == admin_hash
+    assert c.NativeAuthenticator.open_signup is False
+    assert c.NativeAuthenticator.allowed_failed_logins == 5
+
+    assert c.JupyterHub.spawner_class == "edahub_hub.spawner.EdahubSpawner"
+    assert c.DockerSpawner.name_template == container_name_template("lab1")
+    assert c.DockerSpawner.volumes == {home_volume_template("lab1"): "/home/jovyan"}
+    assert c.DockerSpawner.extra_create_kwargs == {"labels": {USER_PREFIX_LABEL: "lab1"}}
+    assert c.DockerSpawner.image == "registry.example/edahub-singleuser:2.0"
+    assert c.DockerSpawner.network_name == "lab1-net"
+    assert c.DockerSpawner.mem_limit == "3G"
+    assert c.DockerSpawner.cpu_limit == 1.5
+    assert c.DockerSpawner.start_timeout == c.DockerSpawner.http_timeout == 300
+    assert c.DockerSpawner.remove is True
+    assert c.EdahubSpawner.db_password_key == SECRETS["EDAHUB_DB_PASSWORD_KEY"]
+    assert c.EdahubSpawner.mariadb_provisioner_password == "MariaProvisionerSecret7"
+    assert c.EdahubSpawner.mongodb_provisioner_password == "MongoProvisionerSecret8"
+    assert c.EdahubSpawner.shared_datasets is True
+    assert c.EdahubSpawner.delete_user_data is False
+
+
+def test_native_settings_reach_the_spawner_and_authenticator(load_hub_config, native_environ,
+                                                             hub_db, admin_password):
+    from edahub_hub.auth import FirstRunAuthenticator
+
+    c = load_hub_config(native_environ)
+
+    spawner = make_spawner(c, "Jane.Doe")
+    assert spawner.object_name == container_name("lab1", "Jane.Doe")
+    assert list(spawner.volume_binds) == [home_volume_name("lab1", "Jane.Doe")]
+    assert spawner.get_env()["MARIADB_PASSWORD"] == derive_password(
+        SECRETS["EDAHUB_DB_PASSWORD_KEY"], "mariadb", "Jane.Doe")
+
+    FirstRunAuthenticator(config=c, db=hub_db)
+    [admin] = UserInfo.all_users(hub_db)
+    assert admin.username == "boss" and admin.is_valid_password(admin_password)
+
+
+def test_no_cpu_limit_at_zero_and_the_default_memory_limit(load_hub_config, native_environ):
+    c = load_hub_config({**without(native_environ, "EDAHUB_USER_MEM_LIMIT"),
+                         "EDAHUB_USER_CPU_LIMIT": "0"})
+    assert "cpu_limit" not in c.DockerSpawner
+    assert c.DockerSpawner.mem_limit == "2G"
+
+
+def test_bitbucket_settings_configure_the_hub(load_hub_config, bitbucket_environ):
+    from edahub_hub.https import secure_xsrf_cookie
+
+    c = load_hub_config(bitbucket_environ)
+
+    assert c.JupyterHub.authenticator_class == (
+        "edahub_hub.bitbucket.EdahubBitbucketOAuthenticator")
+    bitbucket = c.EdahubBitbucketOAuthenticator
+    assert bitbucket.client_id == "consumer-key"
+    assert bitbucket.client_secret == "BitbucketConsumerSecret9"
+    assert bitbucket.oauth_callback_url == "https://eda.example.org/hub/oauth_callback"
+    assert bitbucket.allowed_users == {"carol", "alice", "bob"}  # admins may log in
+    assert bitbucket.allowed_workspaces == {"eda-lab"}
+    assert bitbucket.allow_all is False
+    assert c.JupyterHub.load_roles.get_value([]) == [{"name": "admin", "users": ["alice", "bob"]}]
+    assert "admin_users" not in c.Authenticator
+    assert c.JupyterHub.spawner_class == "edahub_hub.spawner.EdahubSpawner"
+    assert c.DockerSpawner.name_template == container_name_template("lab1")
+    # An https:// public URL makes every cookie Secure, users' servers' _xsrf too.
+    assert c.JupyterHub.public_url == "https://eda.example.org/"
+    assert c.JupyterHub.tornado_settings.get_value({}) == {"cookie_options": {"secure": True}}
+    assert c.Spawner.pre_spawn_hook is secure_xsrf_cookie
+
+
+def test_bitbucket_settings_reach_the_authenticator(load_hub_config, bitbucket_environ):
+    from edahub_hub.bitbucket import EdahubBitbucketOAuthenticator
+
+    authenticator = EdahubBitbucketOAuthenticator(config=load_hub_config(bitbucket_environ))
+    assert authenticator.authorize_url == "http://bitbucket.test:9000/site/oauth2/authorize"
+    assert authenticator.token_url == "http://bitbucket.test:9000/site/oauth2/access_token"
+    assert authenticator.userdata_url == "http://bitbucket-api.test:9001/2.0/user"
+    assert authenticator.allowed_workspaces == {"eda-lab"}
+
+
+BAD = {
+    "a missing secret": (
+        lambda native, bitbucket: without(native, "EDAHUB_COOKIE_SECRET"),
+        "EDAHUB_COOKIE_SECRET: required but not set"),
+    "a malformed secret": (
+        lambda native, bitbucket: {**native, "EDAHUB_CRYPT_KEY": "NotHexButSecret" * 2},
+        "EDAHUB_CRYPT_KEY=(hidden): must be hexadecimal"),
+    "a malformed URL": (
+        lambda native, bitbucket: {**bitbucket, "EDAHUB_BITBUCKET_API_URL": "api.bitbucket.org"},
+        "EDAHUB_BITBUCKET_API_URL='api.bitbucket.org': must be an http:// or https:// URL"),
+    "a public URL with a path": (
+        lambda native, bitbucket: {**bitbucket, "EDAHUB_PUBLIC_URL": "https://eda.example.org/hub"},
+        "EDAHUB_PUBLIC_URL='https://eda.example.org/hub'"),
+    "no allow rule": (
+        lambda native, bitbucket: without(bitbucket, "EDAHUB_BITBUCKET_ALLOWED_USERS",
+                                          "EDAHUB_BITBUCKET_ALLOWED_WORKSPACES",
+                                          "EDAHUB_BITBUCKET_ADMIN_USERS"),
+        "EDAHUB_AUTH=bitbucket with no allow rule"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_settings_stop_the_hub_with_the_fix_and_no_secret(
+        load_hub_config, native_environ, bitbucket_environ, capsys, case):
+    make_environ, problem = BAD[case]
+    environ = make_environ(native_environ, bitbucket_environ)
+
+    with pytest.raises(SystemExit) as stopped:
+        load_hub_config(environ)
+
+    assert stopped.value.code == 1
+    err = capsys.readouterr().err
+    assert err.startswith(REFUSAL)
+    assert problem in err
+    assert "How to fix" in err and "Traceback" not in err
+    secrets = [v for k, v in environ.items() if SETTINGS_BY_KEY[k].secret and v]
+    assert secrets and not [secret for secret in secrets if secret in err]

@@ -1,0 +1,152 @@
+"""EdahubSpawner (hub/edahub_hub/spawner.py): the user's databases around DockerSpawner.
+
+The provisioners and DockerSpawner.start are stubbed (conftest.py); nothing reaches Docker
+or a database.
+"""
+
+import asyncio
+import logging
+import threading
+
+import pymysql
+import pytest
+from dockerspawner import DockerSpawner
+
+from edahub_core.names import database_name, home_volume_name
+from edahub_hub.databases import credentials_for, derive_password
+
+USERNAME = "O'Brien.Data"
+
+
+@pytest.fixture
+def docker_start(monkeypatch):
+    """DockerSpawner.start replaced: records its call (and the loop's thread) and returns."""
+    calls = []
+
+    async def start(spawner):
+        calls.append(threading.get_ident())
+        return ("10.0.0.5", 8888)
+
+    monkeypatch.setattr(DockerSpawner, "start", start)
+    return calls
+
+
+def test_the_environment_holds_the_users_database_credentials(make_spawner):
+    spawner = make_spawner(USERNAME)
+    env = spawner.get_env()
+    name = database_name(USERNAME)
+    key = spawner.db_password_key
+    mariadb_password = derive_password(key, "mariadb", USERNAME)
+    mongodb_password = derive_password(key, "mongodb", USERNAME)
+
+    assert env["MARIADB_HOST"] == "mariadb" and env["MARIADB_PORT"] == "3306"
+    assert env["MARIADB_USER"] == env["MARIADB_DATABASE"] == name
+    assert env["MARIADB_PASSWORD"] == mariadb_password
+    assert env["DATABASE_URL"] == env["MARIADB_URL"] == (
+        f"mysql+pymysql://{name}:{mariadb_password}@mariadb:3306/{name}")
+    assert env["MONGODB_HOST"] == "mongodb" and env["MONGODB_PORT"] == "27017"
+    assert env["MONGODB_USER"] == env["MONGODB_DATABASE"] == name
+    assert env["MONGODB_PASSWORD"] == mongodb_password
+    assert env["MONGODB_URI"] == (
+        f"mongodb://{name}:{mongodb_password}@mongodb:27017/{name}?authSource={name}")
+    # DockerSpawner's own environment is still there.
+    assert env["JUPYTERHUB_USER"] == USERNAME
+    assert "JUPYTERHUB_API_TOKEN" in env
+
+
+def test_users_get_different_passwords(make_spawner):
+    alice, bob = make_spawner("alice").get_env(), make_spawner("bob").get_env()
+    assert alice["MARIADB_PASSWORD"] != bob["MARIADB_PASSWORD"]
+    assert alice["MONGODB_PASSWORD"] != bob["MONGODB_PASSWORD"]
+
+
+def test_the_my_cnf_command_holds_no_secret(make_spawner):
+    spawner = make_spawner(USERNAME)
+    assert "$MARIADB_PASSWORD" in spawner.post_start_cmd
+    assert spawner.get_env()["MARIADB_PASSWORD"] not in spawner.post_start_cmd
+
+
+@pytest.mark.parametrize("shared_datasets", [False, True])
+def test_start_provisions_both_databases_off_the_event_loop_first(
+        make_spawner, fake_provisioners, docker_start, shared_datasets):
+    spawner = make_spawner(USERNAME, shared_datasets=shared_datasets)
+
+    assert asyncio.run(spawner.start()) == ("10.0.0.5", 8888)
+
+    assert fake_provisioners.summary() == [("mariadb", "ensure"), ("mongodb", "ensure")]
+    [loop_thread] = docker_start  # DockerSpawner.start ran once, after both
+    mariadb, mongodb = fake_provisioners.calls
+    for call in (mariadb, mongodb):
+        assert call.thread != loop_thread
+        assert call.argument == credentials_for(USERNAME, spawner.db_password_key)
+        assert call.shared_datasets is shared_datasets
+    assert mariadb.password == "mariadb-provisioner-pw"
+    assert mongodb.password == "mongodb-provisioner-pw"
+
+
+def test_no_server_starts_when_provisioning_is_refused(make_spawner, fake_provisioners,
+                                                       docker_start):
+    refused = pymysql.err.OperationalError(1045, "Access denied for user 'edahub_provisioner'")
+    fake_provisioners.failures[("mariadb", "ensure")] = [refused]
+
+    with pytest.raises(pymysql.err.OperationalError):
+        asyncio.run(make_spawner(USERNAME).start())
+    assert fake_provisioners.summary() == [("mariadb", "ensure")]  # no retry, no MongoDB
+    assert docker_start == []
+
+
+def test_start_waits_for_a_database_that_is_still_starting(make_spawner, fake_provisioners,
+                                                           docker_start, no_sleep):
+    unreachable = pymysql.err.OperationalError(2003, "Can't connect to MySQL server")
+    fake_provisioners.failures[("mariadb", "ensure")] = [unreachable, unreachable]
+
+    asyncio.run(make_spawner(USERNAME).start())
+    assert fake_provisioners.summary() == [("mariadb", "ensure")] * 3 + [("mongodb", "ensure")]
+    assert len(no_sleep) == 2
+    assert len(docker_start) == 1
+
+
+def test_deleting_a_user_keeps_their_data_by_default(make_spawner, fake_provisioners,
+                                                     fake_docker, caplog):
+    fake_docker.existing.add(home_volume_name("edahub", USERNAME))
+    with caplog.at_level(logging.INFO):
+        asyncio.run(make_spawner(USERNAME).delete_forever())
+
+    assert fake_provisioners.calls == []
+    assert fake_docker.clients_made == 0 and fake_docker.removed == []
+    assert "Keeping the data of deleted user" in caplog.text
+
+
+def test_deleting_a_user_drops_their_data_when_configured(make_spawner, fake_provisioners,
+                                                          fake_docker, caplog):
+    volume = home_volume_name("lab", USERNAME)
+    fake_docker.existing.add(volume)
+    spawner = make_spawner(USERNAME, prefix="lab", delete_user_data=True)
+
+    with caplog.at_level(logging.INFO):
+        asyncio.run(spawner.delete_forever())
+
+    assert fake_provisioners.summary() == [("mariadb", "drop"), ("mongodb", "drop")]
+    assert {c.argument for c in fake_provisioners.calls} == {database_name(USERNAME)}
+    assert [c.password for c in fake_provisioners.calls] == [
+        "mariadb-provisioner-pw", "mongodb-provisioner-pw"]
+    assert fake_provisioners.calls[0].thread != threading.get_ident()  # not on the loop
+    assert fake_docker.removed == [volume]
+    assert "Dropped the databases and home volume" in caplog.text
+
+
+def test_a_volume_in_use_at_deletion_is_logged_not_raised(make_spawner, fake_provisioners,
+                                                          fake_docker, caplog):
+    # The real drop_user_data runs, against a Docker that refuses: the volume is in use.
+    volume = home_volume_name("edahub", USERNAME)
+    fake_docker.in_use.add(volume)
+    spawner = make_spawner(USERNAME, delete_user_data=True)
+
+    with caplog.at_level(logging.INFO):
+        assert asyncio.run(spawner.delete_forever()) is None
+
+    [error] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert f"Could not drop all data of deleted user {USERNAME}" in error.getMessage()
+    assert "volume is in use" in error.getMessage()
+    assert "stop the user's server first" in error.getMessage()
+    assert "Dropped the databases" not in caplog.text
