@@ -35,6 +35,13 @@ def tls_problem(host_cert, host_key, cert=CERT, key=KEY):
                 f"let uid {uid} read it, e.g. `chown {uid} {host_path} && chmod 600 {host_path}` "
                 f"(or `setfacl -m u:{uid}:r {host_path}`), then `docker compose up -d`",
             )
+        except OSError as e:  # missing (a compose file without the secret), a directory...
+            return UserError(
+                f"{setting}={host_path} did not reach the hub as a readable file "
+                f"({e.strerror})",
+                "point it at the PEM file itself and start the stack with edahub's "
+                "compose.yaml, which hands it to the hub",
+            )
         if empty:
             return UserError(
                 f"{setting}={host_path} reached the hub as an empty file",

@@ -26,6 +26,8 @@ import argparse
 import gzip
 import hashlib
 import json
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -35,16 +37,23 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from edahub_core.names import (SAFE_DATABASE_NAME, SHARED_DATASETS, USER_PREFIX_LABEL,
+                               home_volume_template)
+from edahub_core.settings import load_settings
+
 from . import envfile
 from .console import UserError, format_duration, progress, run, setup_logging
 from .installer import ROOT, Installation
-from edahub_core.settings import load_settings
 
 FORMAT = 1
+# The databases a backup holds: users' (exactly the names the hub makes, nothing a user
+# could create beside them) and the shared datasets. The same rule in SQL and JavaScript.
+DATABASE_REGEX = f"^({SAFE_DATABASE_NAME.pattern}|{SHARED_DATASETS})$"
+# Names matching DATABASE_REGEX hold only [a-z0-9_], so the unquoted list splits safely.
 MARIADB_DUMP = (
     'export MYSQL_PWD="$MARIADB_ROOT_PASSWORD"; '
     "dbs=$(mariadb -uroot -N -e \"SELECT schema_name FROM information_schema.schemata "
-    "WHERE schema_name LIKE 'u\\_%' OR schema_name = 'datasets'\"); "
+    f"WHERE BINARY schema_name REGEXP '{DATABASE_REGEX}'\"); "
     'exec mariadb-dump -uroot --single-transaction --routines --triggers --events '
     '--hex-blob --add-drop-database --databases $dbs'
 )
@@ -56,7 +65,7 @@ MONGODB_DUMP_JS = r"""
 // not end up in the dump.
 (() => {
 const wanted = db.adminCommand({listDatabases: 1, nameOnly: true}).databases
-  .map(d => d.name).filter(n => /^u_/.test(n) || n === "datasets");
+  .map(d => d.name).filter(n => new RegExp(process.env.EDAHUB_DATABASES).test(n));
 db.fsyncLock();
 try {
   for (const name of wanted) {
@@ -80,10 +89,17 @@ MONGODB_LOAD_JS = r"""
 const fs = require("fs");
 const lines = fs.readFileSync(process.env.EDAHUB_RESTORE_FILE, "utf8").split("\n")
   .filter(line => line.startsWith('{"db":'));
-const records = lines.map(line => EJSON.parse(line, {relaxed: false}));
+// Only users' databases and the shared datasets: never admin, config or anything else.
+const allowed = new RegExp(process.env.EDAHUB_DATABASES);
+const all = lines.map(line => EJSON.parse(line, {relaxed: false}));
+const records = all.filter(r => allowed.test(r.db));
+if (records.length !== all.length) {
+  throw new Error("the backup names databases edahub does not restore: " +
+                  [...new Set(all.filter(r => !allowed.test(r.db)).map(r => r.db))].join(", "));
+}
 const names = new Set(records.map(r => r.db));
 const existing = db.adminCommand({listDatabases: 1, nameOnly: true}).databases.map(d => d.name)
-  .filter(n => /^u_/.test(n) || n === "datasets");
+  .filter(n => allowed.test(n));
 for (const name of new Set([...existing, ...names])) db.getSiblingDB(name).dropDatabase();
 for (const r of records) {
   const coll = db.getSiblingDB(r.db).getCollection(r.collection);
@@ -94,6 +110,13 @@ for (const r of records) {
 }
 print("restored " + records.length + " records in " + names.size + " databases");
 """
+
+
+def is_home_volume(volume, user_prefix):
+    """True for a name DockerSpawner gives a user's home in the stack with ``user_prefix``."""
+    start = home_volume_template(user_prefix).format(username="")
+    return (volume.startswith(start) and len(volume) > len(start)
+            and re.fullmatch(r"[a-z0-9-]+", volume[len(start):]) is not None)
 
 
 def utc_stamp():
@@ -169,13 +192,13 @@ class Stack:
             )
 
     def home_volumes(self):
-        prefix = f"{self.settings.user_prefix}-home-"
         result = run(["docker", "volume", "ls", "--format", "{{.Name}}"])
-        return sorted(v for v in result.stdout.split() if v.startswith(prefix))
+        return sorted(v for v in result.stdout.split()
+                      if is_home_volume(v, self.settings.user_prefix))
 
     def running_user_servers(self):
         result = run(["docker", "ps", "--format", "{{.Names}}", "--filter",
-                      f"label=org.edahub.user-prefix={self.settings.user_prefix}"])
+                      f"label={USER_PREFIX_LABEL}={self.settings.user_prefix}"])
         return result.stdout.split()
 
     def helper(self, *args, volume, read_only, stdin=None, stdout=None):
@@ -199,6 +222,15 @@ def create_backup(inst, output_dir):
     if final.exists():
         raise UserError(f"{final} already exists", "wait a second and try again")
     partial = final.with_name(final.name + ".partial")
+    # Owner only: a backup holds every user's data and home (their ~/.my.cnf included).
+    previous_umask = os.umask(0o077)
+    try:
+        return _write_backup(stack, inst, final, partial, volumes, steps)
+    finally:
+        os.umask(previous_umask)
+
+
+def _write_backup(stack, inst, final, partial, volumes, steps):
     (partial / "homes").mkdir(parents=True)
     manifest = {"format": FORMAT, "created": final.name, "project": inst.project_name or "edahub",
                 "user_prefix": stack.settings.user_prefix, "files": {}}
@@ -206,7 +238,7 @@ def create_backup(inst, output_dir):
         stack.exec_to_file("mariadb", MARIADB_DUMP, partial / "mariadb.sql.gz")
     with progress(3, steps, "MongoDB: exporting users' databases (write-locked)"):
         stack.exec_to_file("mongodb", MONGOSH, partial / "mongodb.jsonl.gz",
-                           env={"EDAHUB_JS": MONGODB_DUMP_JS})
+                           env={"EDAHUB_JS": MONGODB_DUMP_JS, "EDAHUB_DATABASES": DATABASE_REGEX})
     with progress(4, steps, f"Home volumes ({len(volumes)})"):
         for volume in volumes:
             with open(partial / "homes" / f"{volume}.tar.gz", "wb") as out:
@@ -242,6 +274,10 @@ def verify_backup(folder):
         if required not in manifest.get("files", {}):
             raise UserError(f"the manifest does not list {required}", "the backup is incomplete")
     for name, entry in manifest["files"].items():
+        if not (name in ("mariadb.sql.gz", "mongodb.jsonl.gz")
+                or re.fullmatch(r"homes/[a-z0-9][a-z0-9_.-]*\.tar\.gz", name)):
+            raise UserError(f"the manifest lists {name!r}, which no edahub backup holds",
+                            "use a backup made by `scripts/backup.py create`; nothing was changed")
         path = folder / name
         if not path.is_file():
             raise UserError(f"{path} is missing", "the backup is incomplete; use another one")
@@ -253,12 +289,38 @@ def verify_backup(folder):
                 with tarfile.open(path, "r:gz") as archive:
                     archive.getmembers()
             else:
-                with gzip.open(path, "rb") as f:
-                    while f.read(1 << 20):
-                        pass
-        except (OSError, EOFError, tarfile.TarError) as e:
+                foreign = sorted(databases_named_in(path, name) - {""})
+                foreign = [db for db in foreign if not re.fullmatch(DATABASE_REGEX, db)]
+                if foreign:
+                    raise UserError(
+                        f"{path} names databases edahub never backs up: {', '.join(foreign)}",
+                        "use a backup made by `scripts/backup.py create`; nothing was changed")
+        except (OSError, EOFError, tarfile.TarError, ValueError) as e:
             raise UserError(f"{path} cannot be read ({e})", "use another backup") from None
     return manifest
+
+
+_SQL_DATABASE = re.compile(rb"^(?:CREATE DATABASE (?:/\*!\d+ IF NOT EXISTS\*/ )?|USE )`([^`]*)`",
+                           re.MULTILINE)
+
+
+def databases_named_in(path, name):
+    """The database names a dump selects or creates, read in blocks (whole file checked)."""
+    found = set()
+    with gzip.open(path, "rb") as f:
+        if name == "mongodb.jsonl.gz":
+            for line in f:
+                if line.startswith(b'{"db":'):
+                    found.add(json.loads(line)["db"])
+        else:
+            tail = b""
+            for block in iter(lambda: f.read(1 << 20), b""):
+                chunk = tail + block
+                cut = chunk.rfind(b"\n") + 1
+                found.update(m.decode() for m in _SQL_DATABASE.findall(chunk[:cut]))
+                tail = chunk[cut:]
+            found.update(m.decode() for m in _SQL_DATABASE.findall(tail))
+    return found
 
 
 def restore_backup(inst, folder):
@@ -269,6 +331,13 @@ def restore_backup(inst, folder):
         manifest = verify_backup(folder)
         stack = Stack(inst)
         stack.require_running()
+        foreign = [n for n in manifest["files"] if n.startswith("homes/") and not is_home_volume(
+            Path(n).name.removesuffix(".tar.gz"), stack.settings.user_prefix)]
+        if foreign:
+            raise UserError(
+                f"the backup holds volumes that are not users' homes of this stack "
+                f"(EDAHUB_USER_PREFIX={stack.settings.user_prefix}): {', '.join(foreign)}",
+                "restore only backups of this installation; nothing was changed")
         running = stack.running_user_servers()
         if running:
             raise UserError(
@@ -290,7 +359,8 @@ def restore_backup(inst, folder):
         try:
             output = stack.exec_with_input(
                 "mongodb", MONGOSH,
-                env={"EDAHUB_JS": MONGODB_LOAD_JS, "EDAHUB_RESTORE_FILE": "/tmp/edahub-restore.jsonl"},
+                env={"EDAHUB_JS": MONGODB_LOAD_JS, "EDAHUB_DATABASES": DATABASE_REGEX,
+                     "EDAHUB_RESTORE_FILE": "/tmp/edahub-restore.jsonl"},
             )
         finally:
             run(inst.compose("exec", "-T", "--user", "root", "mongodb", "rm", "-f",
@@ -303,7 +373,9 @@ def restore_backup(inst, folder):
             run(["docker", "volume", "create", volume])
             with open(folder / name, "rb") as archive:
                 result = stack.helper(
-                    "find /data -mindepth 1 -delete && tar -C /data -xzpf - --numeric-owner",
+                    # No setuid or setgid file comes back from an archive.
+                    "find /data -mindepth 1 -delete && tar -C /data -xzpf - --numeric-owner "
+                    "&& find /data -xdev -perm /6000 -exec chmod ug-s {} +",
                     volume=volume, read_only=False, stdin=archive,
                 )
             if result.returncode != 0:

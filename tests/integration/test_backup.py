@@ -5,7 +5,9 @@ user's databases, so tests/conftest.py runs this module with the last ones.
 """
 
 import gzip
+import hashlib
 import json
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -36,7 +38,9 @@ conn = pymysql.connect(host="mariadb", user=creds.name, password=creds.mariadb_p
                        database=creds.name, autocommit=True)
 cur = conn.cursor()
 mongo = pymongo.MongoClient(creds.environment()["MONGODB_URI"]).get_default_database()
-if action == "write":
+if action == "write":  # from scratch, so every test starts from the same data
+    cur.execute("DROP TABLE IF EXISTS measurements")
+    mongo.samples.drop()
     cur.execute("CREATE TABLE measurements (id INT PRIMARY KEY, value DOUBLE, note TEXT, raw BLOB)")
     cur.executemany("INSERT INTO measurements VALUES (%s, %s, %s, %s)",
                     [(i, i / 3, f"n{i} 'quoted' ü", bytes([i % 256, 0, 255])) for i in range(500)])
@@ -65,24 +69,57 @@ def backup(stack, *args):
 
 
 @pytest.fixture(scope="module")
-def erin_data(stack, docker_client, admin, make_user, tmp_path_factory):
-    """erin's rows, documents and a home file, written for real; no server running."""
-    hub = docker_client.containers.get(f"{stack.project}-hub-1")
+def erin_account(stack, make_user):
+    """erin, whose server ran once (her home volume and databases exist)."""
+    erin = make_user("erin")
+    erin.start_server()
+    erin.stop_server()
+    return erin
+
+
+@pytest.fixture
+def erin_data(stack, docker_client, admin, erin_account, tmp_path):
+    """erin's rows, documents and a home file, written afresh; no server running."""
+    hub = stack.container(docker_client, "hub")
 
     def as_erin(action):
         result = hub.exec_run(["python3", "-c", AS_ERIN, action])
         assert result.exit_code == 0, result.output.decode()[-2000:]
         return json.loads(result.output.decode().strip().splitlines()[-1]) if action != "wipe" else None
 
-    erin = make_user("erin")
-    erin.start_server()
-    home = docker_client.containers.get(f"{stack.prefix}-user-erin")
-    assert home.exec_run(["sh", "-c", "mkdir -p results && printf 'r1\\n' > results/a.csv"]).exit_code == 0
-    erin.stop_server()
     stop_every_server(admin)  # restore refuses while any user's server runs
+    volume = f"{stack.prefix}-home-erin"
+    in_volume(stack, docker_client, volume,
+              "rm -rf /data/results && mkdir /data/results && printf 'r1\\n' > /data/results/a.csv"
+              " && chown -R 1000:1000 /data/results")
     written = as_erin("write")
-    return {"as_erin": as_erin, "written": written, "session": erin,
-            "volume": f"{stack.prefix}-home-erin", "outdir": tmp_path_factory.mktemp("backups")}
+    return {"as_erin": as_erin, "written": written, "session": erin_account,
+            "volume": volume, "outdir": tmp_path / "backups"}
+
+
+def make_backup(stack, outdir):
+    """A new backup of the stack under ``outdir``; its folder."""
+    result = backup(stack, "create", "--output-dir", outdir)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return Path(result.stdout.strip().splitlines()[-1].split("Backup written to ")[1].split(" (")[0])
+
+
+def rewrite_in_backup(folder, name, data):
+    """Replace ``name`` in the backup (or add it) with ``data``, manifest checksum included:
+    what someone who can write the backup folder could do."""
+    (folder / name).parent.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_bytes(data)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["files"][name] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+
+
+def in_volume(stack, docker_client, volume, script):
+    """Run ``script`` as root with ``volume`` at /data; its output."""
+    return docker_client.containers.run(
+        stack.values["EDAHUB_SINGLEUSER_IMAGE"], ["sh", "-c", script], remove=True,
+        entrypoint="", user="0", network_mode="none",
+        volumes={volume: {"bind": "/data", "mode": "rw"}}).decode()
 
 
 def read_home_file(stack, docker_client, volume):
@@ -93,6 +130,10 @@ def read_home_file(stack, docker_client, volume):
 
 
 def test_backup_wipe_restore_gives_back_the_exact_data(stack, docker_client, erin_data):
+    # A setuid file in a home must not come back setuid (a user cannot make one; an
+    # archive can hold one).
+    in_volume(stack, docker_client, erin_data["volume"],
+              "cp /bin/true /data/results/suid && chmod 4755 /data/results/suid")
     result = backup(stack, "create", "--output-dir", erin_data["outdir"])
     assert result.returncode == 0, result.stdout + result.stderr
     folder = Path(result.stdout.strip().splitlines()[-1].split("Backup written to ")[1].split(" (")[0])
@@ -116,6 +157,8 @@ def test_backup_wipe_restore_gives_back_the_exact_data(stack, docker_client, eri
     # 64-bit integers stay 64-bit (canonical Extended JSON), indexes come back
     assert erin_data["written"]["types"] == ["Int64"] and erin_data["written"]["indexes"] == ["_id_", "v_1"]
     assert read_home_file(stack, docker_client, erin_data["volume"]) == "r1\n"
+    assert in_volume(stack, docker_client, erin_data["volume"],
+                     "stat -c %a /data/results/suid").strip() == "755"
 
 
 def test_restore_of_a_missing_folder_is_refused(stack, tmp_path):
@@ -151,8 +194,8 @@ def test_backup_of_a_stack_that_is_not_running_is_refused(stack, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_restore_refuses_while_users_servers_run(stack, erin_data):
-    folder = sorted(p for p in erin_data["outdir"].iterdir() if p.is_dir())[0]
+def test_restore_refuses_while_users_servers_run(stack, erin_data, tmp_path):
+    folder = make_backup(stack, tmp_path)
     erin_data["session"].start_server()
     try:
         result = backup(stack, "restore", folder, "--yes")
@@ -160,3 +203,52 @@ def test_restore_refuses_while_users_servers_run(stack, erin_data):
         assert "users' servers are running" in result.stderr
     finally:
         erin_data["session"].stop_server()
+
+
+def test_backups_are_readable_by_their_owner_only(stack, tmp_path):
+    folder = make_backup(stack, tmp_path / "out")
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    for path in [folder, *folder.rglob("*")]:
+        assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, (path, oct(path.stat().st_mode))
+
+
+def test_a_database_named_like_a_users_breaks_no_backup(stack, docker_client, tmp_path):
+    # The names a user's grant could let them create beside their own ('_' is a wildcard
+    # in a grant): a space in one split the old unquoted list and failed every backup.
+    mariadb = stack.container(docker_client, "mariadb")
+    root = 'MYSQL_PWD="$MARIADB_ROOT_PASSWORD" mariadb -uroot -e '
+    created = mariadb.exec_run(["sh", "-c", root + '"CREATE DATABASE \\`u_erin x_0123456789\\`"'])
+    assert created.exit_code == 0, created.output
+    try:
+        folder = make_backup(stack, tmp_path)
+        assert b"u_erin x_0123456789" not in gzip.decompress((folder / "mariadb.sql.gz").read_bytes())
+    finally:
+        mariadb.exec_run(["sh", "-c", root + '"DROP DATABASE \\`u_erin x_0123456789\\`"'])
+
+
+def test_restore_touches_no_volume_but_users_homes(stack, docker_client, erin_data, tmp_path):
+    folder = make_backup(stack, tmp_path)
+    hub_state = f"{stack.project}_hub-data"
+    before = {v.name for v in docker_client.volumes.list()}
+    rewrite_in_backup(folder, f"homes/{hub_state}.tar.gz", (folder / "homes" /
+                      f"{erin_data['volume']}.tar.gz").read_bytes())
+    result = backup(stack, "restore", folder, "--yes")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "not users' homes of this stack" in result.stderr and hub_state in result.stderr
+    assert {v.name for v in docker_client.volumes.list()} == before
+    hub = stack.container(docker_client, "hub")
+    assert hub.exec_run(["test", "-s", "/srv/jupyterhub/jupyterhub.sqlite"]).exit_code == 0
+
+
+def test_restore_writes_no_database_but_users_and_datasets(stack, erin_data, tmp_path):
+    folder = make_backup(stack, tmp_path)
+    before = erin_data["as_erin"]("read")
+    evil = gzip.decompress((folder / "mongodb.jsonl.gz").read_bytes()) + (
+        b'{"db":"admin","collection":"intruders","doc":{"_id":{"$numberInt":"1"}}}\n')
+    rewrite_in_backup(folder, "mongodb.jsonl.gz", gzip.compress(evil))
+    erin_data["as_erin"]("wipe")
+    wiped = erin_data["as_erin"]("read")
+    result = backup(stack, "restore", folder, "--yes")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "names databases edahub never backs up: admin" in result.stderr
+    assert erin_data["as_erin"]("read") == wiped != before  # nothing was loaded

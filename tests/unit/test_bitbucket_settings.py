@@ -140,3 +140,12 @@ def test_certificate_check(tls_files, tmp_path):
     empty.write_text("")
     problem = https.tls_problem("/host/cert.pem", "/host/key.pem", cert=str(empty), key=str(stranger))
     assert "EDAHUB_TLS_CERT=/host/cert.pem reached the hub as an empty file" in str(problem)
+
+
+def test_a_certificate_file_that_never_reached_the_hub_is_an_error_not_a_traceback(tmp_path):
+    problem = https.tls_problem("/host/cert.pem", "/host/key.pem",
+                                cert=str(tmp_path / "missing"), key=str(tmp_path / "missing"))
+    assert "EDAHUB_TLS_CERT=/host/cert.pem did not reach the hub as a readable file" in str(problem)
+    problem = https.tls_problem("/host/cert.pem", "/host/key.pem", cert=str(tmp_path),
+                                key=str(tmp_path))  # a directory
+    assert "did not reach the hub as a readable file" in str(problem)
