@@ -8,7 +8,7 @@ import os
 import sys
 
 from edahub_core.settings import SettingsError, keys_for_service, load_settings
-from edahub_core.names import (USER_PREFIX_LABEL, container_name_template,
+from edahub_core.names import (USER_PREFIX_LABEL, USERNAME_PATTERN, container_name_template,
                                home_volume_template)
 
 # A secret given as a file (<KEY>_FILE in .env) arrives as a compose secret (compose.yaml);
@@ -40,16 +40,21 @@ c.JupyterHub.log_level = settings.log_level
 # Stop users' servers when the hub stops, so `docker compose down` leaves nothing behind
 # on the network it removes.
 c.JupyterHub.cleanup_servers = True
+# The hub's cookies are SameSite=Lax: a cross-site page cannot make the browser send them
+# with a POST or a subresource request. (Strict would break the login's return from
+# Bitbucket, a cross-site navigation.)
+cookie_options = {"samesite": "Lax"}
 if settings.public_url:
     # Absolute redirects use it, and an https:// URL makes every cookie Secure (the hub's
     # and users' servers'), also behind a reverse proxy that ends TLS.
     c.JupyterHub.public_url = settings.public_url + "/"
     if settings.public_url.startswith("https://"):
         # ...but not the _xsrf cookies, of the hub and of users' servers: mark them too.
-        c.JupyterHub.tornado_settings.update({"cookie_options": {"secure": True}})
+        cookie_options["secure"] = True
         from edahub_hub.https import secure_xsrf_cookie
 
         c.Spawner.pre_spawn_hook = secure_xsrf_cookie
+c.JupyterHub.tornado_settings.update({"cookie_options": cookie_options})
 
 # --- HTTPS (docs/https.md) -------------------------------------------------------------
 if settings.tls_cert:
@@ -71,9 +76,15 @@ elif not (settings.public_url or "").startswith("https://"):
           file=sys.stderr, flush=True)
 
 # --- Login (docs/login.md) ------------------------------------------------------------
+# One username policy for every login method (edahub_core.names), checked by JupyterHub
+# before a user is created or logged in.
+c.Authenticator.username_pattern = USERNAME_PATTERN
 if settings.auth == "native":
     c.Authenticator.admin_users = {settings.admin_user}
     c.JupyterHub.authenticator_class = "edahub_hub.auth.FirstRunAuthenticator"
+    from edahub_hub.auth import TEMPLATES
+
+    c.JupyterHub.template_paths = [TEMPLATES]  # edahub's /hub/authorize page
     c.FirstRunAuthenticator.admin_password_hash = settings.admin_password_hash or ""
     # NativeAuthenticator admits only accounts an admin approved; it is the allow rule.
     c.Authenticator.allow_all = True
@@ -126,6 +137,10 @@ c.DockerSpawner.remove = True
 c.DockerSpawner.name_template = container_name_template(prefix)
 c.DockerSpawner.volumes = {home_volume_template(prefix): "/home/jovyan"}
 c.DockerSpawner.notebook_dir = "/home/jovyan"
+# Users' servers ignore Jupyter config in the home (~/.jupyter, ~/.config/jupyter): one
+# line there (extra_static_paths, say) would serve a user's own HTML, unauthenticated, on
+# the hub's origin.
+c.Spawner.disable_user_config = True
 c.DockerSpawner.extra_create_kwargs = {"labels": {USER_PREFIX_LABEL: prefix}}
 c.DockerSpawner.start_timeout = settings.spawn_timeout
 c.DockerSpawner.http_timeout = settings.spawn_timeout
@@ -133,4 +148,11 @@ if settings.user_mem_limit:
     c.DockerSpawner.mem_limit = settings.user_mem_limit
 if settings.user_cpu_limit:
     c.DockerSpawner.cpu_limit = settings.user_cpu_limit
+# Containment (docs/security.md): a notebook server needs no Linux capability, nothing in
+# it may gain privileges (setuid binaries do nothing), and its process count is bounded.
+c.DockerSpawner.extra_host_config = {
+    "cap_drop": ["ALL"],
+    "security_opt": ["no-new-privileges:true"],
+    "pids_limit": settings.user_pids_limit,
+}
 c.Spawner.default_url = "/lab"

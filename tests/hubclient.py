@@ -108,13 +108,17 @@ class HubSession:
                              timeout=self.timeout)
 
     def authorize(self, other):
-        """As an admin: approve ``other``'s account request at /hub/authorize."""
-        page = self.get("/hub/authorize")
-        if page.status_code != 200:
-            raise HubError(f"/hub/authorize: HTTP {page.status_code}")
-        response = self.get(f"/hub/authorize/{other}", allow_redirects=True)
+        """As an admin: approve ``other``'s account request with its button at /hub/authorize."""
+        response = self.change_account("authorize", other)
         if response.status_code != 200:
             raise HubError(f"authorize {other}: HTTP {response.status_code}")
+
+    def change_account(self, action, other):
+        """As an admin: press ``action``'s button ("authorize" or "discard") for ``other``
+        at /hub/authorize (a POST with the page's XSRF token); the response, redirects
+        followed."""
+        return self.post_form(f"/hub/{action}/{escaped(other)}", {}, page="/hub/authorize",
+                              allow_redirects=True)
 
     # --- hub REST API, as the logged-in user ----------------------------------------
     def api(self, method, path, **kwargs):

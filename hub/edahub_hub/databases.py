@@ -27,6 +27,11 @@ MONGODB_PORT = 27017
 NO_SUCH_GRANT = 1141  # MariaDB's ER_NONEXISTING_GRANT
 
 
+def grant_pattern(name):
+    """``name`` as a MariaDB grant's database pattern that matches only itself."""
+    return name.replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%")
+
+
 def derive_password(key_hex, engine, username):
     """The password of ``username``'s account in ``engine`` ("mariadb" or "mongodb")."""
     message = f"{engine}:{username}".encode("utf-8")
@@ -120,21 +125,29 @@ class MariaDBProvisioner:
             cur.execute("CREATE USER IF NOT EXISTS %s@'%%' IDENTIFIED BY %s "
                         "WITH MAX_USER_CONNECTIONS 30", (creds.name, creds.mariadb_password))
             cur.execute("ALTER USER %s@'%%' IDENTIFIED BY %s", (creds.name, creds.mariadb_password))
-            cur.execute(f"GRANT ALL PRIVILEGES ON `{name}`.* TO %s@'%%'", (name,))
+            # '_' is a wildcard in a grant's database name: escaped, the grant covers
+            # exactly this database, not "u_alice_x" look-alikes such as "u alice x".
+            self._revoke_quietly(cur, f"REVOKE ALL PRIVILEGES ON `{name}`.* FROM %s@'%%'", name)
+            cur.execute(f"GRANT ALL PRIVILEGES ON `{grant_pattern(name)}`.* TO %s@'%%'", (name,))
             if shared_datasets:
                 cur.execute(f"GRANT SELECT ON `{SHARED_DATASETS}`.* TO %s@'%%'", (name,))
             else:
                 # The setting may have been switched off: take the access back at this spawn.
                 self._revoke_datasets(cur, name)
 
+    @classmethod
+    def _revoke_datasets(cls, cur, name):
+        cls._revoke_quietly(cur, f"REVOKE SELECT ON `{SHARED_DATASETS}`.* FROM %s@'%%'", name)
+
     @staticmethod
-    def _revoke_datasets(cur, name):
+    def _revoke_quietly(cur, statement, name):
+        """Run a REVOKE of ``name``'s; a grant that was never made is fine."""
         import pymysql
 
         try:
-            cur.execute(f"REVOKE SELECT ON `{SHARED_DATASETS}`.* FROM %s@'%%'", (name,))
+            cur.execute(statement, (name,))
         except pymysql.err.MySQLError as error:
-            if not error.args or error.args[0] != NO_SUCH_GRANT:  # never granted: fine
+            if not error.args or error.args[0] != NO_SUCH_GRANT:
                 raise
 
     def drop(self, name):

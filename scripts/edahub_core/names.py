@@ -19,6 +19,26 @@ import re
 import string
 import unicodedata
 
+# --- usernames -----------------------------------------------------------------------
+
+# The one username policy, for every login method, checked before a name is stored or
+# shown anywhere: lowercase ASCII letters and digits, and '.', '-', '_' after the first
+# character; at most 64. Bitbucket usernames fit it once lowercased (what the hub does).
+# No whitespace, quotes, markup or control characters can reach a page, a container
+# name, a volume or a database account.
+USERNAME_RULE = ("1 to 64 characters: lowercase letters a-z, digits, and '.', '-' or '_' "
+                 "after the first character")
+_USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+# JupyterHub's Authenticator.username_pattern, which it applies with re.match: anchored,
+# with \Z (a '$' would let a trailing newline through).
+USERNAME_PATTERN = rf"^{_USERNAME.pattern}\Z"
+
+
+def valid_username(username):
+    """True when ``username`` (already normalized, i.e. lowercased) follows the policy."""
+    return isinstance(username, str) and _USERNAME.fullmatch(username) is not None
+
+
 # --- users' containers and volumes ---------------------------------------------------
 
 # Docker label on every user's container, valued with the stack's EDAHUB_USER_PREFIX.

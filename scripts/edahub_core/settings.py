@@ -466,8 +466,15 @@ SETTINGS = (
     ),
     Setting(
         "EDAHUB_USER_CPU_LIMIT", "Users' servers",
-        "CPU limit of each user's server, in cores; 0 for no limit.",
-        Number(0, 1024), "0", services=("hub",),
+        "CPU limit of each user's server, in cores (e.g. 0.5, 2); 0 for no limit, which "
+        "lets one user's computation slow everyone down.",
+        Number(0, 1024), "1", services=("hub",),
+    ),
+    Setting(
+        "EDAHUB_USER_PIDS_LIMIT", "Users' servers",
+        "Most processes and threads a user's server may run at once; stops a fork or "
+        "thread bomb from exhausting the host. A server with a few kernels uses about 100.",
+        Integer(64, 1_000_000), "1024", services=("hub",),
     ),
     Setting(
         "EDAHUB_SPAWN_TIMEOUT", "Users' servers",
@@ -741,6 +748,7 @@ class Settings:
     user_prefix: str
     user_mem_limit: str
     user_cpu_limit: float
+    user_pids_limit: int
     spawn_timeout: int
     # Images
     hub_image: str

@@ -41,6 +41,9 @@ for statement in [
     "DROP TABLE `{victim}`.notes",
     "DROP DATABASE `{victim}`",
     "CREATE DATABASE u_squatter_0000000000",
+    # Look-alikes of the user's own name ('_' is a wildcard in grants): they broke backups.
+    "CREATE DATABASE `" + os.environ["MARIADB_DATABASE"].replace("_", " ") + "`",
+    "CREATE DATABASE `" + os.environ["MARIADB_DATABASE"].replace("_", "-", 1) + "`",
     "CREATE USER 'sneaky'@'%' IDENTIFIED BY 'pw'",
     "GRANT ALL ON `{victim}`.* TO CURRENT_USER",
     "SELECT user, host FROM mysql.user",
@@ -209,8 +212,10 @@ def test_hostile_usernames_are_provisioned_safely(stack, docker_client):
     assert len({entry[0] for entry in report.values()}) == len(HOSTILE_USERNAMES)
 
 
-def test_a_hostile_username_spawns_with_working_databases(make_user):
-    mallory = make_user("o'mal;ley$.x")
+def test_a_username_at_the_edge_of_the_policy_spawns_with_working_databases(make_user):
+    # Hostile names never get an account (tests/integration/test_attacks_web.py); the
+    # provisioning code handles them anyway (above). This is the oddest name allowed.
+    mallory = make_user("o.mal-ley_9." + "x" * 52)
     mallory.start_server()
     assert mallory.open_server().status_code == 200
     assert run_ok(mallory, MARIADB_ROUND_TRIP.replace("{owner}", "m")) == "m's row\n"

@@ -16,7 +16,8 @@ def test_defaults_apply_to_empty_values():
     assert settings.auth == "native"
     assert settings.mariadb_image == "mariadb:11.8"
     assert settings.mongodb_image == "mongo:8.0"
-    assert settings.user_cpu_limit == 0.0
+    assert settings.user_cpu_limit == 1.0
+    assert settings.user_pids_limit == 1024
     assert settings.public_url is None
 
 

@@ -1,6 +1,8 @@
 """The first-run login (hub/edahub_hub/auth.py) on NativeAuthenticator's real ORM and SQLite."""
 
 import asyncio
+import threading
+import time
 from types import SimpleNamespace
 
 import bcrypt
@@ -8,8 +10,11 @@ import pytest
 from nativeauthenticator import NativeAuthenticator
 from nativeauthenticator.handlers import LoginHandler as NativeLoginHandler
 from nativeauthenticator.orm import UserInfo
+from tornado import web
 
-from edahub_hub.auth import FirstRunAuthenticator, LoginHandler, MissingAdminPassword
+from edahub_hub.auth import (HANDLERS, AccountChangeHandler, AuthorizationAreaHandler,
+                             DiscardHandler, FirstRunAuthenticator, LoginHandler,
+                             MissingAdminPassword, SignUpHandler, ToggleAuthorizationHandler)
 
 
 def start_authenticator(db, **config):
@@ -81,7 +86,7 @@ def test_no_account_and_no_hash_refuses_to_start(hub_db):
     assert accounts(hub_db) == {}
 
 
-def test_the_login_page_is_replaced_and_the_other_pages_kept(hub_db, admin_hash):
+def test_edahubs_pages_replace_the_stock_ones_and_the_others_are_kept(hub_db, admin_hash):
     authenticator = start_authenticator(hub_db, admin_password_hash=admin_hash)
     ours = authenticator.get_handlers(app=None)
     native = NativeAuthenticator.get_handlers(authenticator, app=None)
@@ -90,7 +95,89 @@ def test_the_login_page_is_replaced_and_the_other_pages_kept(hub_db, admin_hash)
     handlers = dict(ours)
     assert handlers["/login"] is LoginHandler
     assert issubclass(LoginHandler, NativeLoginHandler)
-    assert {p: h for p, h in ours if p != "/login"} == {p: h for p, h in native if p != "/login"}
+    assert handlers["/signup"] is SignUpHandler
+    assert handlers["/authorize"] is AuthorizationAreaHandler
+    assert handlers["/authorize/([^/]*)"] is ToggleAuthorizationHandler
+    assert handlers["/discard/([^/]*)"] is DiscardHandler
+    assert {p: h for p, h in ours if p not in HANDLERS} == \
+        {p: h for p, h in native if p not in HANDLERS}
+
+
+@pytest.mark.parametrize("handler", [ToggleAuthorizationHandler, DiscardHandler])
+def test_account_changes_are_never_made_by_a_get(handler):
+    # A GET is what any web page the admin visits can make the browser send.
+    with pytest.raises(web.HTTPError) as refused:
+        handler.get(SimpleNamespace(), "bob")
+    assert refused.value.status_code == 405
+
+
+@pytest.mark.parametrize("name", ["admin", "Admin"])
+def test_admin_accounts_cannot_be_unapproved_or_discarded_from_the_page(hub_db, admin_hash, name):
+    authenticator = start_authenticator(hub_db, admin_password_hash=admin_hash)
+    page = SimpleNamespace(authenticator=authenticator)
+    with pytest.raises(web.HTTPError) as refused:
+        AccountChangeHandler.account(page, name)
+    assert refused.value.status_code == 403
+    with pytest.raises(web.HTTPError) as missing:
+        AccountChangeHandler.account(page, "nobody")
+    assert missing.value.status_code == 404
+
+
+@pytest.mark.parametrize("name", ["x\tonfocus=alert(1)", "x\nadmin", "a b", "<b>", "o'brien",
+                                  "a" * 65, "", "-lead", "ünï", "name\n"])
+def test_signups_outside_the_username_policy_are_refused(hub_db, admin_hash, name):
+    authenticator = start_authenticator(hub_db, admin_password_hash=admin_hash)
+    assert authenticator.create_user(name, "a long password 123") is None
+    assert list(accounts(hub_db)) == ["admin"]
+
+
+def test_a_signup_inside_the_policy_is_stored_unapproved(hub_db, admin_hash):
+    authenticator = start_authenticator(hub_db, admin_password_hash=admin_hash)
+    assert authenticator.create_user("new.user-1_a", "a long password 123") is not None
+    assert not accounts(hub_db)["new.user-1_a"].is_authorized
+
+
+def test_the_admins_name_cannot_be_reclaimed_after_its_account_was_deleted(hub_db, admin_hash):
+    authenticator = start_authenticator(hub_db, admin_password_hash=admin_hash)
+    authenticator.delete_user(SimpleNamespace(name="admin"))  # the hub user deleted
+    assert "admin" in accounts(hub_db)  # kept
+    hub_db.delete(accounts(hub_db)["admin"])  # even with the account gone somehow,
+    hub_db.commit()
+    assert authenticator.create_user("admin", "attacker-password-123") is None  # no signup
+    assert accounts(hub_db) == {}
+
+
+def test_password_checks_run_off_the_event_loop(hub_db, admin_hash, admin_password, monkeypatch):
+    authenticator = start_authenticator(hub_db, admin_password_hash=admin_hash)
+    original = UserInfo.is_valid_password
+    seen = {}
+
+    def slow_check(info, password):
+        seen["thread"] = threading.get_ident()
+        time.sleep(0.3)  # bcrypt at its real cost
+        return original(info, password)
+
+    monkeypatch.setattr(UserInfo, "is_valid_password", slow_check)
+
+    async def scenario():
+        ticks = 0
+
+        async def ticker():
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        task = asyncio.create_task(ticker())
+        result = await authenticator.authenticate(None, {"username": "admin",
+                                                         "password": admin_password})
+        task.cancel()
+        return result, ticks, threading.get_ident()
+
+    result, ticks, loop_thread = asyncio.run(scenario())
+    assert result == "admin"
+    assert seen["thread"] != loop_thread
+    assert ticks >= 10  # the loop kept running while the hash was checked
 
 
 class LoginForm:

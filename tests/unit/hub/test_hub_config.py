@@ -13,7 +13,7 @@ from jupyterhub.objects import Hub
 from nativeauthenticator.orm import UserInfo
 from traitlets.config.loader import PyFileConfigLoader
 
-from edahub_core.names import (USER_PREFIX_LABEL, container_name, container_name_template,
+from edahub_core.names import (USERNAME_PATTERN, USER_PREFIX_LABEL, container_name, container_name_template,
                                home_volume_name, home_volume_template)
 from edahub_core.settings import SETTINGS_BY_KEY
 from edahub_hub.databases import derive_password
@@ -116,6 +116,11 @@ def test_native_settings_configure_the_hub(load_hub_config, native_environ, admi
     assert c.EdahubSpawner.mongodb_provisioner_password == "MongoProvisionerSecret8"
     assert c.EdahubSpawner.shared_datasets is True
     assert c.EdahubSpawner.delete_user_data is False
+    # Security settings (docs/security.md)
+    assert c.Authenticator.username_pattern == USERNAME_PATTERN
+    assert c.Spawner.disable_user_config is True
+    assert c.JupyterHub.tornado_settings.get_value({})["cookie_options"]["samesite"] == "Lax"
+    assert os.path.isfile(os.path.join(c.JupyterHub.template_paths[0], "edahub-authorize.html"))
 
 
 def test_native_settings_reach_the_spawner_and_authenticator(load_hub_config, native_environ,
@@ -142,6 +147,15 @@ def test_no_cpu_limit_at_zero_and_the_default_memory_limit(load_hub_config, nati
     assert c.DockerSpawner.mem_limit == "2G"
 
 
+def test_users_servers_are_contained_by_default(load_hub_config, native_environ):
+    c = load_hub_config(without(native_environ, "EDAHUB_USER_CPU_LIMIT"))
+    assert c.DockerSpawner.cpu_limit == 1.0
+    assert c.DockerSpawner.extra_host_config == {
+        "cap_drop": ["ALL"], "security_opt": ["no-new-privileges:true"], "pids_limit": 1024}
+    assert load_hub_config({**native_environ, "EDAHUB_USER_PIDS_LIMIT": "300"}
+                           ).DockerSpawner.extra_host_config["pids_limit"] == 300
+
+
 def test_bitbucket_settings_configure_the_hub(load_hub_config, bitbucket_environ):
     from edahub_hub.https import secure_xsrf_cookie
 
@@ -162,7 +176,8 @@ def test_bitbucket_settings_configure_the_hub(load_hub_config, bitbucket_environ
     assert c.DockerSpawner.name_template == container_name_template("lab1")
     # An https:// public URL makes every cookie Secure, users' servers' _xsrf too.
     assert c.JupyterHub.public_url == "https://eda.example.org/"
-    assert c.JupyterHub.tornado_settings.get_value({}) == {"cookie_options": {"secure": True}}
+    assert c.JupyterHub.tornado_settings.get_value({}) == {
+        "cookie_options": {"samesite": "Lax", "secure": True}}
     assert c.Spawner.pre_spawn_hook is secure_xsrf_cookie
 
 

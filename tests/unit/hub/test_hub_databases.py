@@ -12,7 +12,7 @@ import pytest
 
 from edahub_core.names import PROVISIONER, UnsafeName
 from edahub_hub.databases import (Credentials, MariaDBProvisioner, MongoDBProvisioner,
-                                  credentials_for, is_connection_error, retry)
+                                  credentials_for, grant_pattern, is_connection_error, retry)
 
 CREDS = credentials_for("alice", "cd" * 32)
 NAME = CREDS.name
@@ -144,7 +144,14 @@ def test_mariadb_ensure_creates_the_database_and_account_as_the_provisioner(fake
     assert (connection["host"], connection["port"]) == ("mariadb", 3306)
     statements = dict(fake_mariadb.statements)
     assert f"CREATE DATABASE IF NOT EXISTS `{NAME}`" in statements
-    assert f"GRANT ALL PRIVILEGES ON `{NAME}`.* TO %s@'%%'" in statements
+    # The grant names exactly this database ('_' escaped: it is a wildcard in grants),
+    # and an unescaped grant from an earlier version is taken back first.
+    escaped = NAME.replace("_", "\\_")
+    assert f"GRANT ALL PRIVILEGES ON `{escaped}`.* TO %s@'%%'" in statements
+    assert f"GRANT ALL PRIVILEGES ON `{NAME}`.* TO %s@'%%'" not in statements
+    sql = fake_mariadb.sql()
+    assert sql.index(f"REVOKE ALL PRIVILEGES ON `{NAME}`.* FROM %s@'%%'") < \
+        sql.index(f"GRANT ALL PRIVILEGES ON `{escaped}`.* TO %s@'%%'")
     created = [args for sql, args in fake_mariadb.statements if sql.startswith("CREATE USER")]
     altered = [args for sql, args in fake_mariadb.statements if sql.startswith("ALTER USER")]
     assert created == altered == [(NAME, CREDS.mariadb_password)]
@@ -161,7 +168,12 @@ def test_mariadb_ensure_revokes_datasets_when_sharing_is_off(fake_mariadb):
 def test_mariadb_ensure_grants_datasets_when_sharing_is_on(fake_mariadb):
     MariaDBProvisioner("pw").ensure(CREDS, shared_datasets=True)
     assert ("GRANT SELECT ON `datasets`.* TO %s@'%%'", (NAME,)) in fake_mariadb.statements
-    assert not any(sql.startswith("REVOKE") for sql in fake_mariadb.sql())
+    assert not any(sql.startswith("REVOKE") and "datasets" in sql for sql in fake_mariadb.sql())
+
+
+def test_a_grant_pattern_matches_only_its_own_name():
+    assert grant_pattern("u_a_b_0123456789") == "u\\_a\\_b\\_0123456789"
+    assert grant_pattern("50%\\x") == "50\\%\\\\x"
 
 
 def test_mariadb_ensure_ignores_revoking_a_grant_never_made(fake_mariadb):
