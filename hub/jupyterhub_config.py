@@ -7,9 +7,10 @@
 import os
 import sys
 
-from edahub_core.settings import SettingsError, keys_for_service, load_settings
 from edahub_core.names import (USER_PREFIX_LABEL, USERNAME_PATTERN, container_name_template,
                                home_volume_template)
+from edahub_core.settings import SettingsError, keys_for_service, load_settings
+from edahub_hub import HUB_DB_URL
 
 # A secret given as a file (<KEY>_FILE in .env) arrives as a compose secret (compose.yaml);
 # an empty file means it was not given.
@@ -33,10 +34,12 @@ c = get_config()  # noqa: F821 (provided by JupyterHub when it loads this file)
 c.JupyterHub.bind_url = "http://:8000"
 c.JupyterHub.hub_bind_url = "http://:8081"
 c.JupyterHub.hub_connect_url = "http://hub:8081"
-c.JupyterHub.db_url = "sqlite:////srv/jupyterhub/jupyterhub.sqlite"
+c.JupyterHub.db_url = HUB_DB_URL
 c.JupyterHub.cookie_secret = bytes.fromhex(settings.cookie_secret)
 c.CryptKeeper.keys = [bytes.fromhex(settings.crypt_key)]
 c.JupyterHub.log_level = settings.log_level
+# API tokens that users create expire (a token asked for without an expiry gets the most).
+c.JupyterHub.token_expires_in_max_seconds = settings.token_max_days * 24 * 3600
 # Stop users' servers when the hub stops, so `docker compose down` leaves nothing behind
 # on the network it removes.
 c.JupyterHub.cleanup_servers = True
@@ -51,6 +54,9 @@ if settings.public_url:
     if settings.public_url.startswith("https://"):
         # ...but not the _xsrf cookies, of the hub and of users' servers: mark them too.
         cookie_options["secure"] = True
+        # Browsers that saw the hub over HTTPS never try plain HTTP again for a year.
+        c.JupyterHub.tornado_settings.update(
+            {"headers": {"Strict-Transport-Security": "max-age=31536000"}})
         from edahub_hub.https import secure_xsrf_cookie
 
         c.Spawner.pre_spawn_hook = secure_xsrf_cookie

@@ -346,6 +346,12 @@ SETTINGS = (
         HexKey(), None, secret=True, generate=_random_hex_key, services=("hub",),
     ),
     Setting(
+        "EDAHUB_TOKEN_MAX_DAYS", "Hub",
+        "Longest lifetime of an API token that a user creates, in days; a token asked for "
+        "without an expiry gets this one. 0 lets tokens live for ever.",
+        Integer(0, 3650), "30", services=("hub",),
+    ),
+    Setting(
         "EDAHUB_DOCKER_GID", "Hub",
         "Group id owning the Docker socket on the host; the hub process joins this group "
         "to start users' containers. bootstrap fills it in.",
@@ -726,6 +732,7 @@ class Settings:
     log_level: str
     cookie_secret: str
     crypt_key: str
+    token_max_days: int
     docker_gid: int
     # Login
     auth: str

@@ -251,3 +251,24 @@ def test_a_user_cannot_serve_their_own_pages_on_the_hubs_origin(stack, make_user
     # Her server itself still works.
     assert uma.execute("print(6 * 7)").stdout == "42\n"
     uma.stop_server()
+
+
+def test_api_tokens_expire(stack, make_user):
+    tina = make_user("tina")
+    most = 30 * 24 * 3600  # EDAHUB_TOKEN_MAX_DAYS, 30 by default
+    token = tina.api("POST", "/users/tina/tokens", json={"note": "no expiry asked"})
+    assert token.status_code == 201, token.text
+    assert token.json()["expires_at"] is not None
+    too_long = tina.api("POST", "/users/tina/tokens", json={"expires_in": most + 60})
+    assert too_long.status_code == 400
+    assert tina.api("POST", "/users/tina/tokens", json={"expires_in": 3600}).status_code == 201
+
+
+def test_the_operator_can_give_an_account_a_new_password(stack, make_user, docker_client):
+    ravi = make_user("ravi")
+    hub = stack.container(docker_client, "hub")
+    result = hub.exec_run(["python3", "-m", "edahub_hub.admin", "reset-password", "ravi"])
+    assert result.exit_code == 0, result.output.decode()
+    new = result.output.decode().split("New password for 'ravi': ")[1].split()[0]
+    assert not HubSession(stack.base_url, "ravi").log_in(ravi.password)
+    assert HubSession(stack.base_url, "ravi").log_in(new)

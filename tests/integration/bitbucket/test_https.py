@@ -28,6 +28,8 @@ def test_the_hub_serves_https_with_the_operators_certificate(bitbucket_stack):
     response = requests.get(f"{bitbucket_stack.base_url}/hub/login", timeout=10,
                             verify=bitbucket_stack.verify)
     assert response.status_code == 200
+    # Browsers that saw the hub over HTTPS keep to it (HSTS).
+    assert response.headers["Strict-Transport-Security"] == "max-age=31536000"
     with pytest.raises(requests.exceptions.SSLError):  # not a certificate the world trusts
         requests.get(f"{bitbucket_stack.base_url}/hub/login", timeout=10)
 

@@ -119,6 +119,8 @@ def test_native_settings_configure_the_hub(load_hub_config, native_environ, admi
     # Security settings (docs/security.md)
     assert c.Authenticator.username_pattern == USERNAME_PATTERN
     assert c.Spawner.disable_user_config is True
+    assert c.JupyterHub.token_expires_in_max_seconds == 30 * 24 * 3600
+    assert "headers" not in c.JupyterHub.tornado_settings.get_value({})  # no HSTS on http
     assert c.JupyterHub.tornado_settings.get_value({})["cookie_options"]["samesite"] == "Lax"
     assert os.path.isfile(os.path.join(c.JupyterHub.template_paths[0], "edahub-authorize.html"))
 
@@ -177,7 +179,8 @@ def test_bitbucket_settings_configure_the_hub(load_hub_config, bitbucket_environ
     # An https:// public URL makes every cookie Secure, users' servers' _xsrf too.
     assert c.JupyterHub.public_url == "https://eda.example.org/"
     assert c.JupyterHub.tornado_settings.get_value({}) == {
-        "cookie_options": {"samesite": "Lax", "secure": True}}
+        "cookie_options": {"samesite": "Lax", "secure": True},
+        "headers": {"Strict-Transport-Security": "max-age=31536000"}}
     assert c.Spawner.pre_spawn_hook is secure_xsrf_cookie
 
 
