@@ -189,6 +189,14 @@ class FirstRunAuthenticator(NativeAuthenticator):
         """NativeAuthenticator's pages, with edahub's versions of those in ``HANDLERS``."""
         return [(path, HANDLERS.get(path, handler)) for path, handler in super().get_handlers(app)]
 
+    def get_user(self, username):
+        """The account, read afresh: the operator's reset command (edahub_hub.admin) writes
+        the database from another process, which the hub's session would not see."""
+        info = super().get_user(username)
+        if info is not None:
+            self.db.refresh(info)
+        return info
+
     def validate_username(self, username):
         """edahub's username policy, on top of JupyterHub's and NativeAuthenticator's."""
         return valid_username(username) and super().validate_username(username)

@@ -2,11 +2,15 @@
 
 Disruptive by design: restore needs every user's server stopped and replaces every
 user's databases, so tests/conftest.py runs this module with the last ones.
+
+One backup is taken for the module (``erin_backup``); each test that tampers with a
+backup or restores one works on a copy of it, so no test depends on another's leftovers.
 """
 
 import gzip
 import hashlib
 import json
+import shutil
 import stat
 import subprocess
 import sys
@@ -69,39 +73,51 @@ def backup(stack, *args):
 
 
 @pytest.fixture(scope="module")
-def erin_account(stack, make_user):
-    """erin, whose server ran once (her home volume and databases exist)."""
+def erin_backup(stack, docker_client, admin, make_user, tmp_path_factory):
+    """A backup holding erin's rows, documents and home files, taken with every server
+    stopped, beside a look-alike database no backup may hold; what was written."""
     erin = make_user("erin")
     erin.start_server()
     erin.stop_server()
-    return erin
+    stop_every_server(admin)  # restore refuses while any user's server runs
+    volume = f"{stack.prefix}-home-erin"
+    # A setuid file in a home must not come back setuid (a user cannot make one; an
+    # archive can hold one).
+    in_volume(stack, docker_client, volume,
+              "rm -rf /data/results && mkdir /data/results && printf 'r1\\n' > /data/results/a.csv"
+              " && cp /bin/true /data/results/suid && chown -R 1000:1000 /data/results"
+              " && chmod 4755 /data/results/suid")
+    written = as_erin(stack, docker_client, "write")
+    # What a user's grant could let them create beside their own name ('_' is a wildcard
+    # in grants): a space in such a name split the old unquoted list and failed backups.
+    mariadb = stack.container(docker_client, "mariadb")
+    root = 'MYSQL_PWD="$MARIADB_ROOT_PASSWORD" mariadb -uroot -e '
+    created = mariadb.exec_run(["sh", "-c", root + f'"CREATE DATABASE \\`{LOOK_ALIKE}\\`"'])
+    assert created.exit_code == 0, created.output
+    try:
+        result = backup(stack, "create", "--output-dir", tmp_path_factory.mktemp("out") / "b")
+    finally:
+        mariadb.exec_run(["sh", "-c", root + f'"DROP DATABASE \\`{LOOK_ALIKE}\\`"'])
+    assert result.returncode == 0, result.stdout + result.stderr
+    folder = Path(result.stdout.strip().splitlines()[-1].split("Backup written to ")[1].split(" (")[0])
+    return {"folder": folder, "written": written, "session": erin, "volume": volume,
+            "output": result.stdout + result.stderr}
+
+
+LOOK_ALIKE = "u_erin x_0123456789"
+
+
+def as_erin(stack, docker_client, action):
+    """Write, wipe or read erin's rows and documents (AS_ERIN, in the hub container)."""
+    result = stack.container(docker_client, "hub").exec_run(["python3", "-c", AS_ERIN, action])
+    assert result.exit_code == 0, result.output.decode()[-2000:]
+    return json.loads(result.output.decode().strip().splitlines()[-1]) if action != "wipe" else None
 
 
 @pytest.fixture
-def erin_data(stack, docker_client, admin, erin_account, tmp_path):
-    """erin's rows, documents and a home file, written afresh; no server running."""
-    hub = stack.container(docker_client, "hub")
-
-    def as_erin(action):
-        result = hub.exec_run(["python3", "-c", AS_ERIN, action])
-        assert result.exit_code == 0, result.output.decode()[-2000:]
-        return json.loads(result.output.decode().strip().splitlines()[-1]) if action != "wipe" else None
-
-    stop_every_server(admin)  # restore refuses while any user's server runs
-    volume = f"{stack.prefix}-home-erin"
-    in_volume(stack, docker_client, volume,
-              "rm -rf /data/results && mkdir /data/results && printf 'r1\\n' > /data/results/a.csv"
-              " && chown -R 1000:1000 /data/results")
-    written = as_erin("write")
-    return {"as_erin": as_erin, "written": written, "session": erin_account,
-            "volume": volume, "outdir": tmp_path / "backups"}
-
-
-def make_backup(stack, outdir):
-    """A new backup of the stack under ``outdir``; its folder."""
-    result = backup(stack, "create", "--output-dir", outdir)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return Path(result.stdout.strip().splitlines()[-1].split("Backup written to ")[1].split(" (")[0])
+def a_copy(erin_backup, tmp_path):
+    """A copy of the module's backup, for a test to tamper with or restore."""
+    return Path(shutil.copytree(erin_backup["folder"], tmp_path / erin_backup["folder"].name))
 
 
 def rewrite_in_backup(folder, name, data):
@@ -122,43 +138,28 @@ def in_volume(stack, docker_client, volume, script):
         volumes={volume: {"bind": "/data", "mode": "rw"}}).decode()
 
 
-def read_home_file(stack, docker_client, volume):
-    image = stack.values["EDAHUB_SINGLEUSER_IMAGE"]
-    out = docker_client.containers.run(image, ["cat", "/data/results/a.csv"], remove=True,
-                                       entrypoint="", volumes={volume: {"bind": "/data", "mode": "ro"}})
-    return out.decode()
-
-
-def test_backup_wipe_restore_gives_back_the_exact_data(stack, docker_client, erin_data):
-    # A setuid file in a home must not come back setuid (a user cannot make one; an
-    # archive can hold one).
-    in_volume(stack, docker_client, erin_data["volume"],
-              "cp /bin/true /data/results/suid && chmod 4755 /data/results/suid")
-    result = backup(stack, "create", "--output-dir", erin_data["outdir"])
-    assert result.returncode == 0, result.stdout + result.stderr
-    folder = Path(result.stdout.strip().splitlines()[-1].split("Backup written to ")[1].split(" (")[0])
-    manifest = json.loads((folder / "manifest.json").read_text())
-    assert f"homes/{erin_data['volume']}.tar.gz" in manifest["files"]
+def test_backup_wipe_restore_gives_back_the_exact_data(stack, docker_client, admin,
+                                                       erin_backup, a_copy):
+    manifest = json.loads((a_copy / "manifest.json").read_text())
+    assert f"homes/{erin_backup['volume']}.tar.gz" in manifest["files"]
     for secret in ("EDAHUB_MARIADB_ROOT_PASSWORD", "EDAHUB_MONGODB_ROOT_PASSWORD"):
-        assert stack.values[secret] not in result.stdout + result.stderr
-    assert database_name("erin").encode() in gzip.decompress((folder / "mariadb.sql.gz").read_bytes())
+        assert stack.values[secret] not in erin_backup["output"]
+    assert database_name("erin").encode() in gzip.decompress((a_copy / "mariadb.sql.gz").read_bytes())
 
-    erin_data["as_erin"]("wipe")
-    docker_client.containers.run(
-        stack.values["EDAHUB_SINGLEUSER_IMAGE"],
-        ["sh", "-c", "rm -rf /data/results"], remove=True, entrypoint="", user="0",
-        volumes={erin_data["volume"]: {"bind": "/data", "mode": "rw"}})
-    wiped = erin_data["as_erin"]("read")
+    as_erin(stack, docker_client, "wipe")
+    in_volume(stack, docker_client, erin_backup["volume"], "rm -rf /data/results")
+    wiped = as_erin(stack, docker_client, "read")
     assert wiped["docs"] == 0 and wiped["rows"] == ["missing"]
 
-    result = backup(stack, "restore", folder, "--yes")
+    stop_every_server(admin)
+    result = backup(stack, "restore", a_copy, "--yes")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert erin_data["as_erin"]("read") == erin_data["written"]
+    assert as_erin(stack, docker_client, "read") == erin_backup["written"]
     # 64-bit integers stay 64-bit (canonical Extended JSON), indexes come back
-    assert erin_data["written"]["types"] == ["Int64"] and erin_data["written"]["indexes"] == ["_id_", "v_1"]
-    assert read_home_file(stack, docker_client, erin_data["volume"]) == "r1\n"
-    assert in_volume(stack, docker_client, erin_data["volume"],
-                     "stat -c %a /data/results/suid").strip() == "755"
+    assert erin_backup["written"]["types"] == ["Int64"]
+    assert erin_backup["written"]["indexes"] == ["_id_", "v_1"]
+    assert in_volume(stack, docker_client, erin_backup["volume"],
+                     "cat /data/results/a.csv; stat -c %a /data/results/suid") == "r1\n755\n"
 
 
 def test_restore_of_a_missing_folder_is_refused(stack, tmp_path):
@@ -167,21 +168,23 @@ def test_restore_of_a_missing_folder_is_refused(stack, tmp_path):
     assert "does not exist" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_restore_of_a_corrupt_archive_changes_nothing(stack, erin_data):
-    result = backup(stack, "create", "--output-dir", erin_data["outdir"])
-    assert result.returncode == 0, result.stderr
-    folder = sorted(p for p in erin_data["outdir"].iterdir() if p.is_dir())[-1]
-    before = erin_data["as_erin"]("read")
-    erin_data["as_erin"]("wipe")  # a state the failed restore must leave alone
-    wiped = erin_data["as_erin"]("read")
-    dump = folder / "mongodb.jsonl.gz"
+def wiped_erin(stack, docker_client):
+    """erin's data wiped: a state that a refused restore must leave as it is."""
+    as_erin(stack, docker_client, "wipe")
+    return as_erin(stack, docker_client, "read")
+
+
+def test_restore_of_a_corrupt_archive_changes_nothing(stack, docker_client, admin, a_copy):
+    wiped = wiped_erin(stack, docker_client)
+    dump = a_copy / "mongodb.jsonl.gz"
     data = bytearray(dump.read_bytes())
     data[len(data) // 2] ^= 0xFF
     dump.write_bytes(bytes(data))
-    result = backup(stack, "restore", folder, "--yes")
+    stop_every_server(admin)
+    result = backup(stack, "restore", a_copy, "--yes")
     assert result.returncode == 1
     assert "is corrupt" in result.stderr and "nothing was changed" in result.stderr
-    assert erin_data["as_erin"]("read") == wiped != before
+    assert as_erin(stack, docker_client, "read") == wiped
 
 
 def test_backup_of_a_stack_that_is_not_running_is_refused(stack, tmp_path):
@@ -194,45 +197,37 @@ def test_backup_of_a_stack_that_is_not_running_is_refused(stack, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_restore_refuses_while_users_servers_run(stack, erin_data, tmp_path):
-    folder = make_backup(stack, tmp_path)
-    erin_data["session"].start_server()
+def test_restore_refuses_while_users_servers_run(stack, erin_backup, a_copy):
+    erin_backup["session"].start_server()
     try:
-        result = backup(stack, "restore", folder, "--yes")
+        result = backup(stack, "restore", a_copy, "--yes")
         assert result.returncode == 1
         assert "users' servers are running" in result.stderr
     finally:
-        erin_data["session"].stop_server()
+        erin_backup["session"].stop_server()
 
 
-def test_backups_are_readable_by_their_owner_only(stack, tmp_path):
-    folder = make_backup(stack, tmp_path / "out")
+def test_backups_are_readable_by_their_owner_only(erin_backup):
+    folder = erin_backup["folder"]
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
     for path in [folder, *folder.rglob("*")]:
         assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, (path, oct(path.stat().st_mode))
 
 
-def test_a_database_named_like_a_users_breaks_no_backup(stack, docker_client, tmp_path):
-    # The names a user's grant could let them create beside their own ('_' is a wildcard
-    # in a grant): a space in one split the old unquoted list and failed every backup.
-    mariadb = stack.container(docker_client, "mariadb")
-    root = 'MYSQL_PWD="$MARIADB_ROOT_PASSWORD" mariadb -uroot -e '
-    created = mariadb.exec_run(["sh", "-c", root + '"CREATE DATABASE \\`u_erin x_0123456789\\`"'])
-    assert created.exit_code == 0, created.output
-    try:
-        folder = make_backup(stack, tmp_path)
-        assert b"u_erin x_0123456789" not in gzip.decompress((folder / "mariadb.sql.gz").read_bytes())
-    finally:
-        mariadb.exec_run(["sh", "-c", root + '"DROP DATABASE \\`u_erin x_0123456789\\`"'])
+def test_a_database_named_like_a_users_is_left_out_and_breaks_nothing(erin_backup):
+    dump = gzip.decompress((erin_backup["folder"] / "mariadb.sql.gz").read_bytes())
+    assert LOOK_ALIKE.encode() not in dump
+    assert database_name("erin").encode() in dump
 
 
-def test_restore_touches_no_volume_but_users_homes(stack, docker_client, erin_data, tmp_path):
-    folder = make_backup(stack, tmp_path)
+def test_restore_touches_no_volume_but_users_homes(stack, docker_client, admin, erin_backup,
+                                                  a_copy):
     hub_state = f"{stack.project}_hub-data"
     before = {v.name for v in docker_client.volumes.list()}
-    rewrite_in_backup(folder, f"homes/{hub_state}.tar.gz", (folder / "homes" /
-                      f"{erin_data['volume']}.tar.gz").read_bytes())
-    result = backup(stack, "restore", folder, "--yes")
+    rewrite_in_backup(a_copy, f"homes/{hub_state}.tar.gz", (a_copy / "homes" /
+                      f"{erin_backup['volume']}.tar.gz").read_bytes())
+    stop_every_server(admin)
+    result = backup(stack, "restore", a_copy, "--yes")
     assert result.returncode == 1, result.stdout + result.stderr
     assert "not users' homes of this stack" in result.stderr and hub_state in result.stderr
     assert {v.name for v in docker_client.volumes.list()} == before
@@ -240,15 +235,13 @@ def test_restore_touches_no_volume_but_users_homes(stack, docker_client, erin_da
     assert hub.exec_run(["test", "-s", "/srv/jupyterhub/jupyterhub.sqlite"]).exit_code == 0
 
 
-def test_restore_writes_no_database_but_users_and_datasets(stack, erin_data, tmp_path):
-    folder = make_backup(stack, tmp_path)
-    before = erin_data["as_erin"]("read")
-    evil = gzip.decompress((folder / "mongodb.jsonl.gz").read_bytes()) + (
+def test_restore_writes_no_database_but_users_and_datasets(stack, docker_client, admin, a_copy):
+    evil = gzip.decompress((a_copy / "mongodb.jsonl.gz").read_bytes()) + (
         b'{"db":"admin","collection":"intruders","doc":{"_id":{"$numberInt":"1"}}}\n')
-    rewrite_in_backup(folder, "mongodb.jsonl.gz", gzip.compress(evil))
-    erin_data["as_erin"]("wipe")
-    wiped = erin_data["as_erin"]("read")
-    result = backup(stack, "restore", folder, "--yes")
+    rewrite_in_backup(a_copy, "mongodb.jsonl.gz", gzip.compress(evil))
+    wiped = wiped_erin(stack, docker_client)
+    stop_every_server(admin)
+    result = backup(stack, "restore", a_copy, "--yes")
     assert result.returncode == 1, result.stdout + result.stderr
     assert "names databases edahub never backs up: admin" in result.stderr
-    assert erin_data["as_erin"]("read") == wiped != before  # nothing was loaded
+    assert as_erin(stack, docker_client, "read") == wiped  # nothing was loaded

@@ -60,3 +60,26 @@ def test_the_command_prints_the_password_once(monkeypatch, capsys, hub_db_url):
     out = capsys.readouterr().out
     password = out.split("New password for 'chief': ")[1].split()[0]
     assert account(hub_db_url, "chief").is_valid_password(password)
+
+
+def test_the_running_hub_sees_a_reset_at_once(tmp_path):
+    # The hub's session keeps accounts it has loaded; the command writes from another
+    # process. The next login must check the new password, not a cached one.
+    from edahub_hub.auth import FirstRunAuthenticator
+
+    url = f"sqlite:///{tmp_path / 'jupyterhub.sqlite'}"
+    engine = create_engine(url)
+    UserInfo.metadata.create_all(engine, tables=[UserInfo.__table__])
+    hub_db = sessionmaker(bind=engine, expire_on_commit=False)()
+    import bcrypt
+
+    hub_db.add(UserInfo(username="ravi", is_authorized=True,
+                        password=bcrypt.hashpw(b"old password 123", bcrypt.gensalt(rounds=4))))
+    hub_db.commit()
+    authenticator = FirstRunAuthenticator(db=hub_db, admin_users=set())
+    loaded = authenticator.get_user("ravi")  # the hub holds accounts it has loaded
+    assert loaded.is_valid_password("old password 123")
+    new = admin.reset_password("ravi", db_url=url)
+    info = authenticator.get_user("ravi")
+    assert info.is_valid_password(new) and not info.is_valid_password("old password 123")
+    engine.dispose()
