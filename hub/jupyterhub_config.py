@@ -38,6 +38,9 @@ c.JupyterHub.db_url = HUB_DB_URL
 c.JupyterHub.cookie_secret = bytes.fromhex(settings.cookie_secret)
 c.CryptKeeper.keys = [bytes.fromhex(settings.crypt_key)]
 c.JupyterHub.log_level = settings.log_level
+# The operator's message above every hub page (planned maintenance, say).
+if settings.announcement:
+    c.JupyterHub.template_vars = {"announcement": settings.announcement}
 # API tokens that users create expire (a token asked for without an expiry gets the most).
 c.JupyterHub.token_expires_in_max_seconds = settings.token_max_days * 24 * 3600
 # Stop users' servers when the hub stops, so `docker compose down` leaves nothing behind
@@ -160,5 +163,8 @@ c.DockerSpawner.extra_host_config = {
     "cap_drop": ["ALL"],
     "security_opt": ["no-new-privileges:true"],
     "pids_limit": settings.user_pids_limit,
+    # Rotated logs, as every container of the stack has (compose.yaml, x-logging).
+    "log_config": {"type": "json-file", "config": {"max-size": settings.log_max_size,
+                                                   "max-file": str(settings.log_max_files)}},
 }
 c.Spawner.default_url = "/lab"

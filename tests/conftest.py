@@ -159,6 +159,7 @@ def stack(docker_client, tmp_path_factory, stack_images):
 
     yield from start_stack(
         "test", {**stack_images, "EDAHUB_ADMIN_PASSWORD_HASH": hash_password(ADMIN_PASSWORD),
-                  "EDAHUB_SHARED_DATASETS": "true"},
+                  "EDAHUB_SHARED_DATASETS": "true",
+                  "EDAHUB_ANNOUNCEMENT": "Test stack: maintenance on Friday at 18:00"},
         docker_client, tmp_path_factory, admin_password=ADMIN_PASSWORD,
     )

@@ -167,6 +167,8 @@ IMAGE = Pattern(r"[a-z0-9][a-z0-9._/:@-]*", "image",
 # The suffix is required: DockerSpawner reads a bare number as bytes only when it is an
 # int, and refuses the text "512" when the hub starts.
 SIZE = Pattern(r"[0-9]+(\.[0-9]+)?[KMGT]", "size (e.g. 2G)", "must be a size such as 512M or 2G")
+LOG_SIZE = Pattern(r"[1-9][0-9]*[kmg]", "size (e.g. 10m)",
+                   "must be a whole number with k, m or g, such as 10m")
 BCRYPT_HASH = Pattern(r"\$2[aby]\$[0-9]{2}\$[./A-Za-z0-9]{53}", "bcrypt hash",
                       "must be a bcrypt hash ($2b$...); let bootstrap generate it")
 
@@ -333,6 +335,24 @@ SETTINGS = (
     Setting(
         "EDAHUB_LOG_LEVEL", "Hub", "Log level of the hub.",
         Choice(("DEBUG", "INFO", "WARNING", "ERROR")), "INFO", services=("hub",),
+    ),
+    Setting(
+        "EDAHUB_LOG_MAX_SIZE", "Hub",
+        "Size at which the log of each container edahub starts (the hub, the databases, "
+        "every user's server) is rotated.",
+        LOG_SIZE, "10m", services=("hub",),
+    ),
+    Setting(
+        "EDAHUB_LOG_MAX_FILES", "Hub",
+        "Rotated log files kept per container: a container's logs never take more than "
+        "EDAHUB_LOG_MAX_SIZE times this.",
+        Integer(1, 100), "3", services=("hub",),
+    ),
+    Setting(
+        "EDAHUB_ANNOUNCEMENT", "Hub",
+        "A message shown at the top of the hub's pages, e.g. planned maintenance (HTML "
+        "allowed; empty for none). Applies at the next `docker compose up -d`.",
+        Text(), "", services=("hub",),
     ),
     Setting(
         "EDAHUB_COOKIE_SECRET", "Hub",
@@ -730,6 +750,9 @@ class Settings:
     hub_bind_address: str
     public_url: str | None
     log_level: str
+    log_max_size: str
+    log_max_files: int
+    announcement: str
     cookie_secret: str
     crypt_key: str
     token_max_days: int

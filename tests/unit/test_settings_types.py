@@ -19,7 +19,19 @@ def test_every_setting_has_a_value_type_that_describes_itself():
 
 def test_every_pattern_type_is_used_and_checked_below():
     described = {s.type_name for s in PATTERN_SETTINGS}
-    assert described == {"username", "Docker name", "image", "size (e.g. 2G)", "bcrypt hash"}
+    assert described == {"username", "Docker name", "image", "size (e.g. 2G)", "bcrypt hash",
+                         "size (e.g. 10m)"}
+
+
+@pytest.mark.parametrize("value, ok", [("10m", True), ("500k", True), ("1g", True),
+                                       ("10M", False), ("0m", False), ("10", False),
+                                       ("1.5m", False), ("10m;", False)])
+def test_log_sizes_are_what_dockers_log_drivers_take(value, ok):
+    if ok:
+        assert load_settings({**SECRETS, "EDAHUB_LOG_MAX_SIZE": value}).log_max_size == value
+    else:
+        with pytest.raises(SettingsError, match="EDAHUB_LOG_MAX_SIZE"):
+            load_settings({**SECRETS, "EDAHUB_LOG_MAX_SIZE": value})
 
 
 @pytest.mark.parametrize("setting", PATTERN_SETTINGS, ids=lambda s: s.key)

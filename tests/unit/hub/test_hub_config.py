@@ -153,7 +153,14 @@ def test_users_servers_are_contained_by_default(load_hub_config, native_environ)
     c = load_hub_config(without(native_environ, "EDAHUB_USER_CPU_LIMIT"))
     assert c.DockerSpawner.cpu_limit == 1.0
     assert c.DockerSpawner.extra_host_config == {
-        "cap_drop": ["ALL"], "security_opt": ["no-new-privileges:true"], "pids_limit": 1024}
+        "cap_drop": ["ALL"], "security_opt": ["no-new-privileges:true"], "pids_limit": 1024,
+        "log_config": {"type": "json-file", "config": {"max-size": "10m", "max-file": "3"}}}
+    assert "template_vars" not in c.JupyterHub  # no announcement unless the operator sets one
+
+
+def test_the_operators_announcement_reaches_the_hubs_pages(load_hub_config, native_environ):
+    c = load_hub_config({**native_environ, "EDAHUB_ANNOUNCEMENT": "Down <b>Friday</b> 18:00"})
+    assert c.JupyterHub.template_vars == {"announcement": "Down <b>Friday</b> 18:00"}
     assert load_hub_config({**native_environ, "EDAHUB_USER_PIDS_LIMIT": "300"}
                            ).DockerSpawner.extra_host_config["pids_limit"] == 300
 
