@@ -5,7 +5,8 @@ import functools
 import shlex
 
 from dockerspawner import DockerSpawner
-from traitlets import Bool, Unicode, default
+from jupyterhub.utils import url_escape_path, url_path_join
+from traitlets import Bool, Float, Unicode, default
 
 from edahub_core.errors import UserError
 
@@ -31,6 +32,9 @@ class EdahubSpawner(DockerSpawner):
     shared_datasets = Bool(False, config=True, help="Grant read access to 'datasets'.")
     delete_user_data = Bool(False, config=True,
                             help="Drop databases and home volume when the user is deleted.")
+    ready_poll_interval = Float(
+        0.1, config=True,
+        help="Seconds between checks that a new server answers, before the hub is told.")
 
     @default("post_start_cmd")
     def _default_post_start_cmd(self):
@@ -54,7 +58,36 @@ class EdahubSpawner(DockerSpawner):
     async def start(self):
         # The drivers block; a thread keeps the hub's event loop responsive.
         await asyncio.get_running_loop().run_in_executor(None, self.provision_user_databases)
-        return await super().start()
+        ip, port = await super().start()
+        base_url = url_path_join(self.user.url, url_escape_path(self.name), "/")
+        await self.wait_until_answering(f"http://{ip}:{port}{base_url}api")
+        return ip, port
+
+    async def wait_until_answering(self, url):
+        """Return as soon as the new server answers HTTP at ``url`` (bounded: http_timeout).
+
+        JupyterHub 6 checks a started server with an exponential back-off (0.2 s doubling
+        up to 5 s, jupyterhub.utils.exponential_backoff), so it noticed a server that was
+        up 0.3-3 s late. Checking every ``ready_poll_interval`` here, its first check
+        finds the server answering. A request sent before the server's loop runs waits
+        in its listen queue and is answered the moment it does. If the server never
+        answers, JupyterHub's own check reports it as usual.
+        """
+        from tornado.httpclient import AsyncHTTPClient
+
+        client = AsyncHTTPClient()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.http_timeout
+        while loop.time() < deadline:
+            try:
+                response = await client.fetch(url, raise_error=False, follow_redirects=False,
+                                              request_timeout=max(1.0, deadline - loop.time()))
+                if response.code < 500:  # any answer: the server is up (599: no answer)
+                    return True
+            except OSError:  # refused or reset: not listening yet
+                pass
+            await asyncio.sleep(self.ready_poll_interval)
+        return False
 
     def get_env(self):
         env = super().get_env()

@@ -5,8 +5,11 @@ or a database.
 """
 
 import asyncio
+import http.server
 import logging
+import socket
 import threading
+import time
 
 import pymysql
 import pytest
@@ -18,17 +21,84 @@ from edahub_hub.databases import credentials_for, derive_password
 USERNAME = "O'Brien.Data"
 
 
+class AnsweringServer:
+    """An HTTP server on 127.0.0.1 (a started user's server), answering 200 to anything."""
+
+    def __init__(self, port=0):
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                AnsweringServer.paths.append(self.path)
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.port = self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    paths = []
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
 @pytest.fixture
 def docker_start(monkeypatch):
-    """DockerSpawner.start replaced: records its call (and the loop's thread) and returns."""
+    """DockerSpawner.start replaced: records its call (and the loop's thread) and returns
+    the address of a local server that answers, as a started container's would."""
     calls = []
+    server = AnsweringServer()
 
     async def start(spawner):
         calls.append(threading.get_ident())
-        return ("10.0.0.5", 8888)
+        return ("127.0.0.1", server.port)
 
     monkeypatch.setattr(DockerSpawner, "start", start)
-    return calls
+    yield calls
+    server.close()
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_start_returns_as_soon_as_the_server_answers(make_spawner, fake_provisioners,
+                                                     monkeypatch):
+    # The server comes up 0.6 s after its container started; JupyterHub's own back-off
+    # would next look at 0.2 + 0.4 + 0.8 = 1.4 s or later.
+    port = free_port()
+    servers = []
+
+    async def start(spawner):
+        asyncio.get_running_loop().call_later(0.6, lambda: servers.append(AnsweringServer(port)))
+        return ("127.0.0.1", port)
+
+    monkeypatch.setattr(DockerSpawner, "start", start)
+    spawner = make_spawner("alice")
+
+    async def timed():
+        began = asyncio.get_running_loop().time()
+        result = await spawner.start()
+        return result, asyncio.get_running_loop().time() - began
+
+    AnsweringServer.paths.clear()
+    (ip, answered_port), took = asyncio.run(timed())
+    servers[0].close()
+    assert (ip, answered_port) == ("127.0.0.1", port)
+    assert 0.6 <= took < 0.9, took
+    assert AnsweringServer.paths[-1] == "/user/alice/api"  # where JupyterHub looks
+
+
+def test_a_server_that_never_answers_is_left_to_jupyterhubs_own_check(make_spawner):
+    spawner = make_spawner("alice", http_timeout=1)
+    began = time.monotonic()
+    assert asyncio.run(spawner.wait_until_answering(f"http://127.0.0.1:{free_port()}/x")) is False
+    assert 0.9 <= time.monotonic() - began < 3
 
 
 def test_the_environment_holds_the_users_database_credentials(make_spawner):
@@ -71,7 +141,8 @@ def test_start_provisions_both_databases_off_the_event_loop_first(
         make_spawner, fake_provisioners, docker_start, shared_datasets):
     spawner = make_spawner(USERNAME, shared_datasets=shared_datasets)
 
-    assert asyncio.run(spawner.start()) == ("10.0.0.5", 8888)
+    ip, port = asyncio.run(spawner.start())
+    assert ip == "127.0.0.1" and port > 0  # what DockerSpawner.start returned
 
     assert fake_provisioners.summary() == [("mariadb", "ensure"), ("mongodb", "ensure")]
     [loop_thread] = docker_start  # DockerSpawner.start ran once, after both
