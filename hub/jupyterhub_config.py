@@ -11,6 +11,7 @@ from edahub_core.names import (USER_PREFIX_LABEL, USERNAME_PATTERN, container_na
                                home_volume_template)
 from edahub_core.settings import SettingsError, keys_for_service, load_settings
 from edahub_hub import HUB_DB_URL
+from edahub_hub.dbnames import start_record as start_database_names_record
 
 # A secret given as a file (<KEY>_FILE in .env) arrives as a compose secret (compose.yaml);
 # an empty file means it was not given.
@@ -35,6 +36,9 @@ c.JupyterHub.bind_url = "http://:8000"
 c.JupyterHub.hub_bind_url = "http://:8081"
 c.JupyterHub.hub_connect_url = "http://hub:8081"
 c.JupyterHub.db_url = HUB_DB_URL
+# The record of users' database names starts now if it has not yet (hub/edahub_hub/
+# dbnames.py): users created from now on never get a legacy (40-bit) name.
+start_database_names_record(HUB_DB_URL)
 c.JupyterHub.cookie_secret = bytes.fromhex(settings.cookie_secret)
 c.CryptKeeper.keys = [bytes.fromhex(settings.crypt_key)]
 c.JupyterHub.log_level = settings.log_level

@@ -69,10 +69,10 @@ class Credentials:
         }
 
 
-def credentials_for(username, key_hex):
-    """``username``'s database name and derived passwords."""
+def credentials_for(username, key_hex, name=None):
+    """``username``'s database name (``name``, else ``database_name``) and derived passwords."""
     return Credentials(
-        name=database_name(username),
+        name=name or database_name(username),
         mariadb_password=derive_password(key_hex, "mariadb", username),
         mongodb_password=derive_password(key_hex, "mongodb", username),
     )

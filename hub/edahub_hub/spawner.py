@@ -42,7 +42,25 @@ class EdahubSpawner(DockerSpawner):
 
     @property
     def credentials(self):
-        return credentials_for(self.user.name, self.db_password_key)
+        return credentials_for(self.user.name, self.db_password_key,
+                               name=self.claim_database_name())
+
+    def claim_database_name(self):
+        """This user's database name, recorded for them (hub/edahub_hub/dbnames.py).
+
+        A name that belongs to someone else stops the spawn: the admin reads both names in
+        the hub's log; the user is told to ask the admin.
+        """
+        from .dbnames import DatabaseNames, NameTaken
+
+        try:
+            return DatabaseNames(self.user.db).claim(self.user.name,
+                                                     getattr(self.user, "created", None))
+        except NameTaken as error:
+            self.log.error("Refusing to start %s's server: %s", self.user.name, error)
+            raise RuntimeError(
+                "Your databases cannot be set up: their name belongs to another user. "
+                "Please ask the administrator of this edahub (the hub's log says more).") from None
 
     def provision_user_databases(self):
         """Create the user's databases and accounts when missing (blocking; run in a thread)."""
@@ -56,6 +74,7 @@ class EdahubSpawner(DockerSpawner):
         self.log.info("Databases of %s ready as %s", self.user.name, creds.name)
 
     async def start(self):
+        self.claim_database_name()  # on the event loop: the hub's database session lives here
         # The drivers block; a thread keeps the hub's event loop responsive.
         await asyncio.get_running_loop().run_in_executor(None, self.provision_user_databases)
         ip, port = await super().start()
@@ -101,13 +120,17 @@ class EdahubSpawner(DockerSpawner):
                           self.user.name)
             return
         [volume] = self.volume_binds  # the home volume, named from DockerSpawner.volumes
+        name = self.claim_database_name()
         try:
             await asyncio.get_running_loop().run_in_executor(None, functools.partial(
-                drop_user_data, self.user.name, volume=volume,
+                drop_user_data, self.user.name, database=name, volume=volume,
                 mariadb_password=self.mariadb_provisioner_password,
                 mongodb_password=self.mongodb_provisioner_password,
             ))
         except UserError as error:
             self.log.error("Could not drop all data of deleted user %s: %s", self.user.name, error)
             return
+        from .dbnames import DatabaseNames
+
+        DatabaseNames(self.user.db).forget(self.user.name)
         self.log.info("Dropped the databases and home volume of deleted user %s", self.user.name)

@@ -17,13 +17,15 @@ from edahub_core.names import database_name, home_volume_name
 from .databases import MariaDBProvisioner, MongoDBProvisioner
 
 
-def drop_user_data(username, *, mariadb_password, mongodb_password, volume, docker_client=None):
-    """Drop ``username``'s databases, accounts and home ``volume``; return what was removed.
+def drop_user_data(username, *, mariadb_password, mongodb_password, volume, database=None,
+                   docker_client=None):
+    """Drop ``username``'s databases and accounts (named ``database``, else
+    ``database_name(username)``) and home ``volume``; return what was removed.
 
     Raises ``UserError`` when the volume is in use (the user's server runs): the caller,
     the command line or the hub, reports it; nothing here exits the process.
     """
-    name = database_name(username)
+    name = database or database_name(username)
     MariaDBProvisioner(mariadb_password).drop(name)
     MongoDBProvisioner(mongodb_password).drop(name)
     removed = [f"MariaDB database and account {name}", f"MongoDB database and account {name}"]
@@ -57,17 +59,35 @@ def main(argv=None):
         print(f"This drops {args.username!r}'s databases and home files for good. "
               "Add --yes to do it.", file=sys.stderr)
         return 1
+    from jupyterhub import orm
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import sessionmaker
+
+    from .dbnames import DatabaseNames
+
+    import edahub_hub
+
+    engine = create_engine(edahub_hub.HUB_DB_URL)
+    session = sessionmaker(bind=engine)()
     try:
+        names = DatabaseNames(session)
+        user = session.query(orm.User).filter_by(name=args.username).first()
+        database = names.name_of(args.username) or names.expected_name(
+            args.username, user.created if user else None)
         removed = drop_user_data(
-            args.username,
+            args.username, database=database,
             mariadb_password=os.environ["EDAHUB_MARIADB_PROVISIONER_PASSWORD"],
             mongodb_password=os.environ["EDAHUB_MONGODB_PROVISIONER_PASSWORD"],
             volume=home_volume_name(os.environ.get("EDAHUB_USER_PREFIX") or "edahub",
                                     args.username),
         )
+        names.forget(args.username)
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    finally:
+        session.close()
+        engine.dispose()
     for item in removed:
         print(f"removed {item}")
     return 0

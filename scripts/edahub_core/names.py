@@ -5,12 +5,13 @@ and the tests find them again), the label that marks a stack's users' containers
 the database and account name each user gets in MariaDB and MongoDB (the hub provisions
 them; backup selects them).
 
-Database names. Hub usernames may hold characters that database and account names cannot
-(dots, quotes, '$', unicode, any length). ``database_name`` maps a username to
-``u_<safe part>_<hash>``: the safe part keeps the lowercase letters and digits of the
-name (others become '_', at most 20 characters) so an admin recognises it, and the hash
-(the first 10 hex digits of the name's SHA-256) keeps two names apart that the safe part
-would merge ("a.b" and "a_b"). The result matches ``SAFE_DATABASE_NAME``, a valid
+Database names. ``database_name`` maps a username to ``u_<safe part>_<hash>``: the safe
+part keeps the lowercase letters and digits of the name (others become '_', at most 20
+characters) so an admin recognises it, and the hash (the first 24 hex digits, 96 bits, of
+the name's SHA-256) keeps two names apart: finding two usernames with the same name is
+infeasible. Users created before edahub 0.2 have names with 10 hex digits (40 bits,
+``legacy_database_name``), which the hub keeps for them (hub/edahub_hub/dbnames.py
+records which name belongs to whom). Both forms match ``SAFE_DATABASE_NAME``, a valid
 database and account name in both engines without quoting; it is used as both.
 """
 
@@ -92,10 +93,12 @@ USER_DATABASE_PREFIX = "u_"
 SHARED_DATASETS = "datasets"  # read-only for every user when EDAHUB_SHARED_DATASETS is on
 PROVISIONER = "edahub_provisioner"  # the hub's account in both engines
 _SAFE_PART_LENGTH = 20
-_HASH_LENGTH = 10
+_HASH_LENGTH = 24
+_LEGACY_HASH_LENGTH = 10
 # Matched whole (``fullmatch``: a '$' anchor would let a trailing newline through).
 SAFE_DATABASE_NAME = re.compile(
-    rf"{USER_DATABASE_PREFIX}[a-z0-9_]{{1,{_SAFE_PART_LENGTH}}}_[0-9a-f]{{{_HASH_LENGTH}}}")
+    rf"{USER_DATABASE_PREFIX}[a-z0-9_]{{1,{_SAFE_PART_LENGTH}}}_"
+    rf"(?:[0-9a-f]{{{_HASH_LENGTH}}}|[0-9a-f]{{{_LEGACY_HASH_LENGTH}}})")
 
 
 class UnsafeName(ValueError):
@@ -104,7 +107,16 @@ class UnsafeName(ValueError):
 
 def database_name(username):
     """The database and account name of ``username`` in both engines."""
-    digest = hashlib.sha256(username.encode("utf-8")).hexdigest()[:_HASH_LENGTH]
+    return _database_name(username, _HASH_LENGTH)
+
+
+def legacy_database_name(username):
+    """The name edahub gave ``username``'s databases before 0.2 (40 bits of hash)."""
+    return _database_name(username, _LEGACY_HASH_LENGTH)
+
+
+def _database_name(username, hash_length):
+    digest = hashlib.sha256(username.encode("utf-8")).hexdigest()[:hash_length]
     folded = unicodedata.normalize("NFKD", username).encode("ascii", "ignore").decode().lower()
     safe = re.sub(r"[^a-z0-9]+", "_", folded).strip("_")[:_SAFE_PART_LENGTH].strip("_") or "x"
     return require_database_name(f"{USER_DATABASE_PREFIX}{safe}_{digest}")

@@ -287,3 +287,47 @@ def test_switching_shared_datasets_off_revokes_access_at_the_next_spawn(stack, d
     assert result.exit_code == 0, result.output.decode()[-3000:]
     # never granted, granted, revoked, and revoking again when there is nothing to revoke
     assert json.loads(result.output.decode().strip().splitlines()[-1]) == [False, True, False, False]
+
+
+# The record of database names in the hub's own database (hub/edahub_hub/dbnames.py).
+RECORD_IN_HUB = """
+import sys
+from sqlalchemy import create_engine
+from sqlalchemy.orm import sessionmaker
+from edahub_hub import HUB_DB_URL
+from edahub_hub.dbnames import NAMES, DatabaseNames
+db = sessionmaker(bind=create_engine(HUB_DB_URL))()
+DatabaseNames(db)
+if sys.argv[1] == "claim":
+    db.execute(NAMES.insert().values(username=sys.argv[2], name=sys.argv[3]))
+else:
+    db.execute(NAMES.delete().where(NAMES.c.username == sys.argv[2]))
+db.commit()
+"""
+
+
+def test_a_database_name_that_belongs_to_someone_else_is_never_handed_over(
+        stack, docker_client, make_user):
+    # A simulated collision: the record says bruno's database name belongs to another
+    # user (whose data it would be). bruno must get no server and no access to it.
+    import time
+
+    hub = stack.container(docker_client, "hub")
+    claimed = hub.exec_run(["python3", "-c", RECORD_IN_HUB, "claim", "owner-of-bruno",
+                            database_name("bruno")])
+    assert claimed.exit_code == 0, claimed.output.decode()
+    try:
+        bruno = make_user("bruno")
+        bruno.api("POST", "/users/bruno/server")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            model = bruno.api("GET", "/users/bruno").json()
+            if not model.get("pending"):
+                break
+            time.sleep(0.5)
+        assert not model.get("servers"), "bruno got a server"
+        assert not docker_client.containers.list(all=True,
+                                                 filters={"name": f"{stack.prefix}-user-bruno"})
+        assert "already belongs to user 'owner-of-bruno'" in stack.logs("hub", tail=300)
+    finally:
+        hub.exec_run(["python3", "-c", RECORD_IN_HUB, "forget", "owner-of-bruno"])

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from edahub_core.names import SAFE_DATABASE_NAME, database_name
+from edahub_core.names import SAFE_DATABASE_NAME, database_name, legacy_database_name
 from edahub_hub.databases import credentials_for, derive_password
 
 HOSTILE = [
@@ -20,7 +20,7 @@ def test_names_are_safe_identifiers_in_both_engines(username):
     assert SAFE_DATABASE_NAME.fullmatch(name)
     # MariaDB: identifiers up to 64 characters, account names up to 80; MongoDB: database
     # names up to 63 bytes without /\\. "$*<>:|? or spaces.
-    assert len(name) <= 41
+    assert len(name) <= 47  # u_ + 20 + _ + 24
     assert re.fullmatch(r"[a-z0-9_]+", name)
 
 
@@ -54,3 +54,15 @@ def test_environment_uses_the_clients_conventional_names():
     assert env["DATABASE_URL"].startswith(f"mysql+pymysql://{name}:")
     assert env["MONGODB_URI"].endswith(f"@mongodb:27017/{name}?authSource={name}")
     assert "'" not in "".join(env.values())
+
+
+def test_names_carry_96_bits_of_the_usernames_hash():
+    assert re.fullmatch(r"u_alice_[0-9a-f]{24}", database_name("alice"))
+
+
+def test_legacy_names_are_the_40_bit_names_of_edahub_0_1_and_still_safe():
+    assert re.fullmatch(r"u_alice_[0-9a-f]{10}", legacy_database_name("alice"))
+    assert database_name("alice").startswith(legacy_database_name("alice"))
+    assert SAFE_DATABASE_NAME.fullmatch(legacy_database_name("o'brien"))
+    for bad in ("u_alice_0123456789a", "u_alice_" + "0" * 23, "u_alice_0123456789\n"):
+        assert not SAFE_DATABASE_NAME.fullmatch(bad)

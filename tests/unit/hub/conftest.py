@@ -293,8 +293,14 @@ def make_spawner(hub_log):
 
     from edahub_hub.spawner import EdahubSpawner
 
-    def make(username="alice", prefix="edahub", **config):
-        user = SimpleNamespace(name=username, url=f"/user/{username}/", escaped_name=username)
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import sessionmaker
+
+    hub_db = sessionmaker(bind=create_engine("sqlite://"))()  # the hub's database
+
+    def make(username="alice", prefix="edahub", created=None, **config):
+        user = SimpleNamespace(name=username, url=f"/user/{username}/", escaped_name=username,
+                               db=hub_db, created=created)
         config = {
             "db_password_key": PASSWORD_KEY,
             "mariadb_provisioner_password": "mariadb-provisioner-pw",

@@ -62,8 +62,14 @@ def bitbucket_environ():
 
 
 @pytest.fixture
-def load_hub_config(monkeypatch):
-    """Run the config file with exactly ``environ`` as EDAHUB_ settings; return its Config."""
+def load_hub_config(monkeypatch, tmp_path):
+    """Run the config file with exactly ``environ`` as EDAHUB_ settings; return its Config.
+
+    The hub's database is a file of the test's own (the config starts the record of
+    users' database names in it)."""
+    import edahub_hub
+
+    monkeypatch.setattr(edahub_hub, "HUB_DB_URL", f"sqlite:///{tmp_path / 'jupyterhub.sqlite'}")
     exists = os.path.exists
     # The compose secrets are files in the container; none on this machine, whatever it has.
     monkeypatch.setattr(os.path, "exists",
@@ -86,8 +92,16 @@ def without(environ, *keys):
 def make_spawner(config, username):
     from edahub_hub.spawner import EdahubSpawner
 
-    user = SimpleNamespace(name=username, url=f"/user/{username}/", escaped_name=username)
+    user = SimpleNamespace(name=username, url=f"/user/{username}/", escaped_name=username,
+                           db=hub_session(), created=None)
     return EdahubSpawner(config=config, user=user, hub=Hub())
+
+
+def hub_session():
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import sessionmaker
+
+    return sessionmaker(bind=create_engine("sqlite://"))()
 
 
 def test_native_settings_configure_the_hub(load_hub_config, native_environ, admin_hash):

@@ -12,8 +12,18 @@ PASSWORDS = {"mariadb_password": "mariadb-provisioner-pw",
 
 
 @pytest.fixture
-def provisioner_environment(monkeypatch):
-    """The hub container's environment, as compose gives it to the drop command."""
+def provisioner_environment(monkeypatch, tmp_path):
+    """The hub container's environment, as compose gives it to the drop command, and the
+    hub's database (JupyterHub's tables and the record of database names)."""
+    import edahub_hub
+    from jupyterhub import orm
+    from sqlalchemy import create_engine
+
+    url = f"sqlite:///{tmp_path / 'jupyterhub.sqlite'}"
+    engine = create_engine(url)
+    orm.Base.metadata.create_all(engine)
+    engine.dispose()
+    monkeypatch.setattr(edahub_hub, "HUB_DB_URL", url)
     monkeypatch.setenv("EDAHUB_MARIADB_PROVISIONER_PASSWORD", "mariadb-provisioner-pw")
     monkeypatch.setenv("EDAHUB_MONGODB_PROVISIONER_PASSWORD", "mongodb-provisioner-pw")
     monkeypatch.delenv("EDAHUB_USER_PREFIX", raising=False)
@@ -94,3 +104,24 @@ def test_the_command_drops_the_volume_of_the_stacks_prefix(fake_provisioners, fa
         f"removed MongoDB database and account {database_name(USERNAME)}",
         f"removed home volume {volume}",
     ]
+
+
+def test_the_command_drops_the_recorded_name_and_forgets_it(fake_provisioners, fake_docker,
+                                                           provisioner_environment, capsys):
+    import edahub_hub
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import sessionmaker
+
+    from edahub_core.names import legacy_database_name
+    from edahub_hub.dbnames import NAMES, DatabaseNames
+
+    engine = create_engine(edahub_hub.HUB_DB_URL)
+    session = sessionmaker(bind=engine)()
+    names = DatabaseNames(session)
+    session.execute(NAMES.insert().values(username=USERNAME, name=legacy_database_name(USERNAME)))
+    session.commit()
+
+    assert main(["drop", USERNAME, "--yes"]) == 0
+    assert {c.argument for c in fake_provisioners.calls} == {legacy_database_name(USERNAME)}
+    assert names.name_of(USERNAME) is None
+    engine.dispose()
