@@ -148,8 +148,17 @@ def stack_images(docker_client, tmp_path_factory):
     print(f"images built in {time.monotonic() - started:.0f}s", file=sys.stderr)
     yield overrides
     if not os.environ.get("EDAHUB_TEST_KEEP_STACK"):
-        for tag in built:
-            subprocess.run(["docker", "image", "rm", tag], capture_output=True, timeout=120)
+        remove_images(built)
+
+
+def remove_images(tags):
+    """Remove the images behind ``tags`` (by ID: removing only a tag can leave the image)."""
+    for tag in tags:
+        found = subprocess.run(["docker", "image", "inspect", "--format", "{{.Id}}", tag],
+                               capture_output=True, text=True, timeout=60)
+        if found.returncode == 0:
+            subprocess.run(["docker", "image", "rm", "--force", found.stdout.strip()],
+                           capture_output=True, timeout=120)
 
 
 @pytest.fixture(scope="session")
