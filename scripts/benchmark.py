@@ -27,7 +27,6 @@ import argparse
 import os
 import secrets
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -58,7 +57,7 @@ def main():
     from edahub.installer import hash_password
     from edahub_core.settings import load_settings
     from hubclient import HubSession
-    from stacktools import free_port, remove_user_resources, wait_for_hub
+    from stacktools import free_port, remove_images, remove_user_resources, wait_for_hub
 
     run_id = secrets.token_hex(3)
     project, prefix = f"edahub-bench-{run_id}", f"edahubbench{run_id}"
@@ -145,8 +144,7 @@ def main():
         finally:
             compose.run("down", "--volumes", "--timeout", "120", timeout=600, check=False)
             remove_user_resources(client, prefix)
-            for tag in images.values():
-                subprocess.run(["docker", "image", "rm", tag], capture_output=True, timeout=120)
+            remove_images(images.values())
 
 
 # Per kernel language: a first cell, and a cell loading the language's data tools.

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from stacktools import FAILURES, start_stack
+from stacktools import FAILURES, remove_images, start_stack
 
 # Fixtures defined in helper modules, made available to every test.
 from browser import browser, open_browser  # noqa: E402,F401
@@ -151,14 +151,6 @@ def stack_images(docker_client, tmp_path_factory):
         remove_images(built)
 
 
-def remove_images(tags):
-    """Remove the images behind ``tags`` (by ID: removing only a tag can leave the image)."""
-    for tag in tags:
-        found = subprocess.run(["docker", "image", "inspect", "--format", "{{.Id}}", tag],
-                               capture_output=True, text=True, timeout=60)
-        if found.returncode == 0:
-            subprocess.run(["docker", "image", "rm", "--force", found.stdout.strip()],
-                           capture_output=True, timeout=120)
 
 
 @pytest.fixture(scope="session")

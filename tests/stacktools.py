@@ -7,6 +7,7 @@ scripts/benchmark.py. The compose plumbing itself is scripts/edahub/compose.py.
 import os
 import secrets
 import socket
+import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -33,6 +34,16 @@ def remove_user_resources(client, prefix):
     for volume in client.volumes.list():
         if volume.name.startswith(home_volume_template(prefix).format(username="")):
             volume.remove(force=True)
+
+
+def remove_images(tags):
+    """Remove the images behind ``tags`` (by ID: removing only a tag can leave the image)."""
+    for tag in tags:
+        found = subprocess.run(["docker", "image", "inspect", "--format", "{{.Id}}", tag],
+                               capture_output=True, text=True, timeout=60)
+        if found.returncode == 0:
+            subprocess.run(["docker", "image", "rm", "--force", found.stdout.strip()],
+                           capture_output=True, timeout=120)
 
 
 @dataclass
