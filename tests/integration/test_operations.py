@@ -28,6 +28,9 @@ def test_jupyterlab_asks_nobody_to_fetch_news(running_server):
     lena = running_server("lena")
     response = lena.get("/user/lena/lab/api/settings/@jupyterlab/apputils-extension:notification")
     assert response.status_code == 200, response.text[:300]
-    composite = response.json()["composite"]
-    assert composite["fetchNews"] == "false"
-    assert composite["checkForUpdates"] is False
+    # The image's overrides.json becomes the settings' defaults (jupyterlab_server's
+    # _override); the user has set nothing of their own.
+    defaults = {key: spec.get("default")
+                for key, spec in response.json()["schema"]["properties"].items()}
+    assert defaults["fetchNews"] == "false"
+    assert defaults["checkForUpdates"] is False

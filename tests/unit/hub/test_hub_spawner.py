@@ -70,7 +70,7 @@ def free_port():
 def test_start_returns_as_soon_as_the_server_answers(make_spawner, fake_provisioners,
                                                      monkeypatch):
     # The server comes up 0.6 s after its container started; JupyterHub's own back-off
-    # would next look at 0.2 + 0.4 + 0.8 = 1.4 s or later.
+    # waits up to 0.2, 0.4, 0.8, 1.6 ... s between looks (random within each bound).
     port = free_port()
     servers = []
 
@@ -90,7 +90,7 @@ def test_start_returns_as_soon_as_the_server_answers(make_spawner, fake_provisio
     (ip, answered_port), took = asyncio.run(timed())
     servers[0].close()
     assert (ip, answered_port) == ("127.0.0.1", port)
-    assert 0.6 <= took < 0.9, took
+    assert 0.6 <= took < 1.2, took  # noticed within a poll or two of coming up
     assert AnsweringServer.paths[-1] == "/user/alice/api"  # where JupyterHub looks
 
 
