@@ -45,6 +45,10 @@ c.JupyterHub.log_level = settings.log_level
 # The operator's message above every hub page (planned maintenance, say).
 if settings.announcement:
     c.JupyterHub.template_vars = {"announcement": settings.announcement}
+# Prometheus reads /hub/metrics with this token, which can do nothing else.
+c.JupyterHub.services = [{"name": "metrics", "api_token": settings.metrics_token}]
+c.JupyterHub.load_roles = [{"name": "metrics", "scopes": ["read:metrics"],
+                            "services": ["metrics"]}]
 # API tokens that users create expire (a token asked for without an expiry gets the most).
 c.JupyterHub.token_expires_in_max_seconds = settings.token_max_days * 24 * 3600
 # Stop users' servers when the hub stops, so `docker compose down` leaves nothing behind

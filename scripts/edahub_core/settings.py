@@ -366,6 +366,13 @@ SETTINGS = (
         HexKey(), None, secret=True, generate=_random_hex_key, services=("hub",),
     ),
     Setting(
+        "EDAHUB_METRICS_TOKEN", "Hub",
+        "Token with which Prometheus reads /hub/metrics (the hub's `read:metrics` scope, "
+        "nothing else); bootstrap generates it. See docs/operations.md for the scrape "
+        "config.",
+        HexKey(), None, secret=True, generate=_random_hex_key, services=("hub",),
+    ),
+    Setting(
         "EDAHUB_TOKEN_MAX_DAYS", "Hub",
         "Longest lifetime of an API token that a user creates, in days; a token asked for "
         "without an expiry gets this one. 0 lets tokens live for ever.",
@@ -755,6 +762,7 @@ class Settings:
     announcement: str
     cookie_secret: str
     crypt_key: str
+    metrics_token: str
     token_max_days: int
     docker_gid: int
     # Login

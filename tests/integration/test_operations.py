@@ -34,3 +34,25 @@ def test_jupyterlab_asks_nobody_to_fetch_news(running_server):
                 for key, spec in response.json()["schema"]["properties"].items()}
     assert defaults["fetchNews"] == "false"
     assert defaults["checkForUpdates"] is False
+
+
+def test_prometheus_reads_the_metrics_with_its_token_and_nothing_else(stack, running_server):
+    import re
+
+    import requests
+
+    running_server("lena")  # a spawn happened and a server runs
+    token = stack.values["EDAHUB_METRICS_TOKEN"]
+    bearer = {"Authorization": f"Bearer {token}"}
+    scraped = requests.get(f"{stack.base_url}/hub/metrics", headers=bearer, timeout=30)
+    assert scraped.status_code == 200
+    running = re.search(r"^jupyterhub_running_servers (\S+)$", scraped.text, re.MULTILINE)
+    assert running and float(running.group(1)) >= 1
+    spawns = re.search(r'^jupyterhub_server_spawn_duration_seconds_count\{status="success"\} (\S+)$',
+                       scraped.text, re.MULTILINE)
+    assert spawns and float(spawns.group(1)) >= 1
+    # Without the token: nothing. With it: nothing but the metrics.
+    anonymous = requests.get(f"{stack.base_url}/hub/metrics", timeout=30, allow_redirects=False)
+    assert anonymous.status_code == 403 and "jupyterhub_running_servers" not in anonymous.text
+    assert requests.get(f"{stack.base_url}/hub/api/users", headers=bearer,
+                        timeout=30).status_code == 403

@@ -24,6 +24,7 @@ REFUSAL = "edahub: the hub cannot start: invalid settings:"
 SECRETS = {
     "EDAHUB_COOKIE_SECRET": "c0" * 32,
     "EDAHUB_CRYPT_KEY": "c1" * 32,
+    "EDAHUB_METRICS_TOKEN": "e7" * 32,
     "EDAHUB_DB_PASSWORD_KEY": "c2" * 32,
     "EDAHUB_MARIADB_PROVISIONER_PASSWORD": "MariaProvisionerSecret7",
     "EDAHUB_MONGODB_PROVISIONER_PASSWORD": "MongoProvisionerSecret8",
@@ -134,6 +135,10 @@ def test_native_settings_configure_the_hub(load_hub_config, native_environ, admi
     assert c.Authenticator.username_pattern == USERNAME_PATTERN
     assert c.Spawner.disable_user_config is True
     assert c.JupyterHub.token_expires_in_max_seconds == 30 * 24 * 3600
+    # Prometheus's token reads the metrics and nothing else.
+    assert c.JupyterHub.services == [{"name": "metrics", "api_token": "e7" * 32}]
+    assert {"name": "metrics", "scopes": ["read:metrics"], "services": ["metrics"]} in \
+        c.JupyterHub.load_roles
     assert "headers" not in c.JupyterHub.tornado_settings.get_value({})  # no HSTS on http
     assert c.JupyterHub.tornado_settings.get_value({})["cookie_options"]["samesite"] == "Lax"
     assert os.path.isfile(os.path.join(c.JupyterHub.template_paths[0], "edahub-authorize.html"))
@@ -193,7 +198,7 @@ def test_bitbucket_settings_configure_the_hub(load_hub_config, bitbucket_environ
     assert bitbucket.allowed_users == {"carol", "alice", "bob"}  # admins may log in
     assert bitbucket.allowed_workspaces == {"eda-lab"}
     assert bitbucket.allow_all is False
-    assert c.JupyterHub.load_roles.get_value([]) == [{"name": "admin", "users": ["alice", "bob"]}]
+    assert {"name": "admin", "users": ["alice", "bob"]} in c.JupyterHub.load_roles
     assert "admin_users" not in c.Authenticator
     assert c.JupyterHub.spawner_class == "edahub_hub.spawner.EdahubSpawner"
     assert c.DockerSpawner.name_template == container_name_template("lab1")
