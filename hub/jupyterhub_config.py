@@ -176,3 +176,25 @@ c.DockerSpawner.extra_host_config = {
                                                    "max-file": str(settings.log_max_files)}},
 }
 c.Spawner.default_url = "/lab"
+
+# --- Idle servers (jupyterhub-idle-culler, a hub-managed service) ------------------------
+if settings.cull_idle_timeout:
+    c.JupyterHub.services.append({
+        "name": "idle-culler",
+        "command": [sys.executable, "-m", "jupyterhub_idle_culler",
+                    f"--timeout={settings.cull_idle_timeout}",
+                    f"--cull-every={settings.cull_every}",
+                    f"--max-age={settings.cull_max_age}",
+                    f"--cull-users={settings.cull_users}"],
+    })
+    # Exactly the scopes it needs (its README); removing users needs admin:users.
+    c.JupyterHub.load_roles.append({
+        "name": "idle-culler", "services": ["idle-culler"],
+        "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers",
+                   *(["admin:users"] if settings.cull_users else [])],
+    })
+    # Activity reaches the hub as often as the culler looks (servers report theirs, the
+    # hub reads the proxy's), so a server in use is never taken for idle.
+    activity_interval = min(300, settings.cull_every)
+    c.JupyterHub.last_activity_interval = activity_interval
+    c.Spawner.environment = {"JUPYTERHUB_ACTIVITY_INTERVAL": str(activity_interval)}

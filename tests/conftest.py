@@ -4,11 +4,11 @@ Docker is imported inside fixtures only, so the unit tests run without an engine
 
 Order (``pytest_collection_modifyitems``): unit tests first, in random order
 (pytest-randomly; its seed is printed at the top), then the host-tool tests, the image
-tests, the Bitbucket stack's tests (tests/integration/bitbucket/, one stack for that
-package, removed when its last test ends), the shared native stack's tests, and last,
-by design, the modules marked ``disruptive`` (they stop every server or restart the whole
-stack). Outside the unit tests the order is the files' own, so a CI run is reproducible;
-every test must still pass alone.
+tests, the packages with a stack of their own (tests/integration/bitbucket/ and
+culling/; each stack is removed when its package's last test ends), the shared native
+stack's tests, and last, by design, the modules marked ``disruptive`` (they stop every
+server or restart the whole stack). Outside the unit tests the order is the files' own,
+so a CI run is reproducible; every test must still pass alone.
 
 Environment variables that steer the integration tests (all optional):
 - EDAHUB_TEST_DB_IMAGES=standin: use the labelled stand-ins in tests/standins/ instead of
@@ -65,8 +65,8 @@ def run_group(item):
         return 2
     if item.get_closest_marker("disruptive"):
         return 5
-    if path[:2] == ("integration", "bitbucket"):
-        return 3
+    if path[:2] in (("integration", "bitbucket"), ("integration", "culling")):
+        return 3  # stacks of their own, one package each
     return 4
 
 

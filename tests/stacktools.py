@@ -36,14 +36,26 @@ def remove_user_resources(client, prefix):
             volume.remove(force=True)
 
 
-def remove_images(tags):
-    """Remove the images behind ``tags`` (by ID: removing only a tag can leave the image)."""
+def remove_images(tags, timeout=60):
+    """Remove the images behind ``tags``, by ID (removing only a tag, or removing an image
+    that a just-stopped container still holds, leaves it behind untagged); bounded."""
+    ids = []
     for tag in tags:
         found = subprocess.run(["docker", "image", "inspect", "--format", "{{.Id}}", tag],
                                capture_output=True, text=True, timeout=60)
         if found.returncode == 0:
-            subprocess.run(["docker", "image", "rm", "--force", found.stdout.strip()],
-                           capture_output=True, timeout=120)
+            ids.append(found.stdout.strip())
+    deadline = time.monotonic() + timeout
+    while ids and time.monotonic() < deadline:
+        for image in ids:
+            subprocess.run(["docker", "image", "rm", "--force", image], capture_output=True,
+                           timeout=120)
+        ids = [image for image in ids if subprocess.run(
+            ["docker", "image", "inspect", image], capture_output=True, timeout=60).returncode == 0]
+        if ids:
+            time.sleep(2)  # containers the daemon is still removing hold them
+    if ids:
+        print(f"could not remove images {ids}", file=sys.stderr)
 
 
 @dataclass

@@ -510,6 +510,31 @@ SETTINGS = (
         Integer(64, 1_000_000), "1024", services=("hub",),
     ),
     Setting(
+        "EDAHUB_CULL_IDLE_TIMEOUT", "Users' servers",
+        "Seconds without activity after which a user's server is stopped (files and "
+        "databases stay; the next login starts it again). A running computation counts "
+        "as activity. 0 never stops idle servers.",
+        Integer(0, 30 * 24 * 3600), "3600", services=("hub",),
+    ),
+    Setting(
+        "EDAHUB_CULL_EVERY", "Users' servers",
+        "Seconds between two checks for idle servers; servers report their activity as "
+        "often (at most every 300 s).",
+        Integer(1, 3600), "300", services=("hub",),
+    ),
+    Setting(
+        "EDAHUB_CULL_MAX_AGE", "Users' servers",
+        "Seconds after which a server is stopped even if busy (e.g. 86400 for a day); "
+        "0: no maximum age.",
+        Integer(0, 365 * 24 * 3600), "0", services=("hub",),
+    ),
+    Setting(
+        "EDAHUB_CULL_USERS", "Users' servers",
+        "Also remove idle users from the hub (their data stays unless "
+        "EDAHUB_DELETE_USER_DATA is on). With native login their account stays.",
+        Boolean(), "false", services=("hub",),
+    ),
+    Setting(
         "EDAHUB_SPAWN_TIMEOUT", "Users' servers",
         "Seconds a user's server may take to start before the spawn is reported failed.",
         Integer(10, 3600), "120", services=("hub",),
@@ -787,6 +812,10 @@ class Settings:
     user_mem_limit: str
     user_cpu_limit: float
     user_pids_limit: int
+    cull_idle_timeout: int
+    cull_every: int
+    cull_max_age: int
+    cull_users: bool
     spawn_timeout: int
     # Images
     hub_image: str

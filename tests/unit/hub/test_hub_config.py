@@ -136,7 +136,16 @@ def test_native_settings_configure_the_hub(load_hub_config, native_environ, admi
     assert c.Spawner.disable_user_config is True
     assert c.JupyterHub.token_expires_in_max_seconds == 30 * 24 * 3600
     # Prometheus's token reads the metrics and nothing else.
-    assert c.JupyterHub.services == [{"name": "metrics", "api_token": "e7" * 32}]
+    assert {"name": "metrics", "api_token": "e7" * 32} in c.JupyterHub.services
+    # The idle culler: a hub-managed service with the defaults, and exactly its scopes.
+    [culler] = [s for s in c.JupyterHub.services if s["name"] == "idle-culler"]
+    assert culler["command"][1:] == ["-m", "jupyterhub_idle_culler", "--timeout=3600",
+                                     "--cull-every=300", "--max-age=0", "--cull-users=False"]
+    [role] = [r for r in c.JupyterHub.load_roles if r["name"] == "idle-culler"]
+    assert sorted(role["scopes"]) == ["delete:servers", "list:users", "read:servers",
+                                      "read:users:activity"]
+    assert c.JupyterHub.last_activity_interval == 300
+    assert c.Spawner.environment == {"JUPYTERHUB_ACTIVITY_INTERVAL": "300"}
     assert {"name": "metrics", "scopes": ["read:metrics"], "services": ["metrics"]} in \
         c.JupyterHub.load_roles
     assert "headers" not in c.JupyterHub.tornado_settings.get_value({})  # no HSTS on http
@@ -257,3 +266,20 @@ def test_bad_settings_stop_the_hub_with_the_fix_and_no_secret(
     assert "How to fix" in err and "Traceback" not in err
     secrets = [v for k, v in environ.items() if SETTINGS_BY_KEY[k].secret and v]
     assert secrets and not [secret for secret in secrets if secret in err]
+
+
+def test_culling_settings_reach_the_culler(load_hub_config, native_environ):
+    c = load_hub_config({**native_environ, "EDAHUB_CULL_IDLE_TIMEOUT": "900",
+                         "EDAHUB_CULL_EVERY": "30", "EDAHUB_CULL_MAX_AGE": "86400",
+                         "EDAHUB_CULL_USERS": "true"})
+    [culler] = [s for s in c.JupyterHub.services if s["name"] == "idle-culler"]
+    assert culler["command"][3:] == ["--timeout=900", "--cull-every=30", "--max-age=86400",
+                                     "--cull-users=True"]
+    [role] = [r for r in c.JupyterHub.load_roles if r["name"] == "idle-culler"]
+    assert "admin:users" in role["scopes"]
+    assert c.JupyterHub.last_activity_interval == 30
+
+
+def test_no_culler_when_culling_is_off(load_hub_config, native_environ):
+    c = load_hub_config({**native_environ, "EDAHUB_CULL_IDLE_TIMEOUT": "0"})
+    assert [s["name"] for s in c.JupyterHub.services] == ["metrics"]

@@ -1,0 +1,1 @@
+"""Tests on a stack whose idle culler runs with short timeouts; see conftest.py."""
