@@ -10,12 +10,22 @@ jupyterhub-singleuser reports to the hub.
 Enabled for every user's server by the image (jupyter_server_config.d), outside the home.
 """
 
+import os
 from datetime import datetime, timezone
 
 from tornado.ioloop import PeriodicCallback
 
 SETTING = "edahub_busy_kernels_last_activity"
-CHECK_EVERY_MS = 5_000
+
+
+def check_every_ms(environ=os.environ):
+    """How often to look: as often as the server reports activity to the hub
+    (JUPYTERHUB_ACTIVITY_INTERVAL), between 1 and 5 seconds."""
+    try:
+        seconds = int(environ.get("JUPYTERHUB_ACTIVITY_INTERVAL", "5"))
+    except ValueError:
+        seconds = 5
+    return 1000 * min(5, max(1, seconds))
 
 
 def _jupyter_server_extension_points():
@@ -39,5 +49,5 @@ def _load_jupyter_server_extension(serverapp):
         if busy_kernels(serverapp.kernel_manager):
             settings[SETTING] = datetime.now(timezone.utc)
 
-    PeriodicCallback(mark_busy_kernels_active, CHECK_EVERY_MS).start()
+    PeriodicCallback(mark_busy_kernels_active, check_every_ms()).start()
     serverapp.log.info("edahub: busy kernels count as activity")

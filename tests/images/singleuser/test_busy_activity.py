@@ -65,3 +65,12 @@ def test_the_image_enables_it_for_every_server():
     config = json.loads((FOLDER / "edahub_busy_activity.json").read_text())
     assert config == {"ServerApp": {"jpserver_extensions": {"edahub_busy_activity": True}}}
     assert load_extension()._jupyter_server_extension_points() == [{"module": "edahub_busy_activity"}]
+
+
+def test_it_looks_as_often_as_the_server_reports_activity():
+    module = load_extension()
+    assert module.check_every_ms({"JUPYTERHUB_ACTIVITY_INTERVAL": "2"}) == 2000
+    assert module.check_every_ms({"JUPYTERHUB_ACTIVITY_INTERVAL": "300"}) == 5000
+    assert module.check_every_ms({"JUPYTERHUB_ACTIVITY_INTERVAL": "0"}) == 1000
+    assert module.check_every_ms({"JUPYTERHUB_ACTIVITY_INTERVAL": "x"}) == 5000
+    assert module.check_every_ms({}) == 5000

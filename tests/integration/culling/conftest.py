@@ -1,4 +1,4 @@
-"""A stack whose idle culler looks every 5 s and stops servers idle for 20 s.
+"""A stack whose idle culler looks every 2 s and stops servers idle for 10 s.
 
 Its own stack (package scope: removed when its last test ends), so that the short
 timeouts never touch the shared stack's servers.
@@ -11,8 +11,8 @@ import pytest
 from hubclient import HubSession
 from stacktools import start_stack
 
-CULL_IDLE_TIMEOUT = 20
-CULL_EVERY = 5
+CULL_IDLE_TIMEOUT = 10
+CULL_EVERY = 2
 ADMIN_PASSWORD = "admin-" + secrets.token_hex(8)
 
 
