@@ -57,7 +57,8 @@ def main():
     from edahub.installer import hash_password
     from edahub_core.settings import load_settings
     from hubclient import HubSession
-    from stacktools import free_port, remove_images, remove_user_resources, wait_for_hub
+    from stacktools import (free_port, image_ids, remove_images, remove_user_resources,
+                            wait_for_hub)
 
     run_id = secrets.token_hex(3)
     project, prefix = f"edahub-bench-{run_id}", f"edahubbench{run_id}"
@@ -144,7 +145,7 @@ def main():
         finally:
             compose.run("down", "--volumes", "--timeout", "120", timeout=600, check=False)
             remove_user_resources(client, prefix)
-            remove_images(images.values())
+            remove_images(image_ids(images.values()))
 
 
 # Per kernel language: a first cell, and a cell loading the language's data tools.

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from stacktools import FAILURES, remove_images, start_stack
+from stacktools import FAILURES, image_ids, remove_images, start_stack
 
 # Fixtures defined in helper modules, made available to every test.
 from browser import browser, open_browser  # noqa: E402,F401
@@ -146,9 +146,10 @@ def stack_images(docker_client, tmp_path_factory):
     except Exception as error:
         pytest.fail(f"building the images failed: {error}")
     print(f"images built in {time.monotonic() - started:.0f}s", file=sys.stderr)
+    ids = image_ids(built)  # now: by the end a tag may be gone while its image is not
     yield overrides
     if not os.environ.get("EDAHUB_TEST_KEEP_STACK"):
-        remove_images(built)
+        remove_images(ids)
 
 
 

@@ -36,15 +36,20 @@ def remove_user_resources(client, prefix):
             volume.remove(force=True)
 
 
-def remove_images(tags, timeout=60):
-    """Remove the images behind ``tags``, by ID (removing only a tag, or removing an image
-    that a just-stopped container still holds, leaves it behind untagged); bounded."""
+def image_ids(tags):
+    """The IDs of the images behind ``tags`` (those that exist)."""
     ids = []
     for tag in tags:
         found = subprocess.run(["docker", "image", "inspect", "--format", "{{.Id}}", tag],
                                capture_output=True, text=True, timeout=60)
         if found.returncode == 0:
             ids.append(found.stdout.strip())
+    return ids
+
+
+def remove_images(ids, timeout=60):
+    """Remove images by ID (untagged ones too: an image that a just-stopped container
+    still held loses only its tag at first); retried, bounded."""
     deadline = time.monotonic() + timeout
     while ids and time.monotonic() < deadline:
         for image in ids:
