@@ -150,6 +150,7 @@ def stack_images(docker_client, tmp_path_factory):
     yield overrides
     if not os.environ.get("EDAHUB_TEST_KEEP_STACK"):
         remove_images(ids)
+        print(f"removed this run's {len(ids)} images", file=sys.stderr)
 
 
 

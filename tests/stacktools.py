@@ -53,6 +53,14 @@ def remove_images(ids, timeout=60):
     deadline = time.monotonic() + timeout
     while ids and time.monotonic() < deadline:
         for image in ids:
+            # A container left from this run's images (the run's own, by its image) would
+            # keep the image: remove it first.
+            users = subprocess.run(["docker", "ps", "--all", "--quiet", "--filter",
+                                    f"ancestor={image}"], capture_output=True, text=True,
+                                   timeout=60).stdout.split()
+            if users:
+                subprocess.run(["docker", "rm", "--force", *users], capture_output=True,
+                               timeout=120)
             subprocess.run(["docker", "image", "rm", "--force", image], capture_output=True,
                            timeout=120)
         ids = [image for image in ids if subprocess.run(
