@@ -88,8 +88,10 @@ def main():
         compose = ComposeProject(env_file, project)
         base_url = f"http://127.0.0.1:{port}"
         client = docker.from_env()
+        built_ids = []
         try:
             compose.run("build", "hub", "singleuser", timeout=3600)
+            built_ids = image_ids(images.values())
             started = time.monotonic()
             compose.run("up", "--detach", "--wait", "--no-build", timeout=600)
             wait_for_hub(base_url, timeout=120)
@@ -145,7 +147,7 @@ def main():
         finally:
             compose.run("down", "--volumes", "--timeout", "120", timeout=600, check=False)
             remove_user_resources(client, prefix)
-            remove_images(image_ids(images.values()))
+            remove_images(list(images.values()), built_ids)
 
 
 # Per kernel language: a first cell, and a cell loading the language's data tools.

@@ -149,8 +149,8 @@ def stack_images(docker_client, tmp_path_factory):
     ids = image_ids(built)  # now: by the end a tag may be gone while its image is not
     yield overrides
     if not os.environ.get("EDAHUB_TEST_KEEP_STACK"):
-        remove_images(ids)
-        print(f"removed this run's {len(ids)} images", file=sys.stderr)
+        remove_images(built, ids)
+        print(f"removed this run's images: {', '.join(built)}", file=sys.stderr)
 
 
 

@@ -47,28 +47,33 @@ def image_ids(tags):
     return ids
 
 
-def remove_images(ids, timeout=60):
-    """Remove images by ID (untagged ones too: an image that a just-stopped container
-    still held loses only its tag at first); retried, bounded."""
+def remove_images(tags, ids, timeout=60):
+    """Remove this run's image ``tags``, then those of ``ids`` (their images) that are left
+    untagged; retried while a container the daemon is still removing holds one.
+
+    Never forced: an operator's image with the same content (the same ID) keeps its own
+    tag and stays, and no container is touched.
+    """
+    for tag in tags:
+        subprocess.run(["docker", "image", "rm", tag], capture_output=True, timeout=120)
     deadline = time.monotonic() + timeout
-    while ids and time.monotonic() < deadline:
+    while True:
+        left = []
         for image in ids:
-            # A container left from this run's images (the run's own, by its image) would
-            # keep the image: remove it first.
-            users = subprocess.run(["docker", "ps", "--all", "--quiet", "--filter",
-                                    f"ancestor={image}"], capture_output=True, text=True,
-                                   timeout=60).stdout.split()
-            if users:
-                subprocess.run(["docker", "rm", "--force", *users], capture_output=True,
-                               timeout=120)
-            subprocess.run(["docker", "image", "rm", "--force", image], capture_output=True,
-                           timeout=120)
-        ids = [image for image in ids if subprocess.run(
-            ["docker", "image", "inspect", image], capture_output=True, timeout=60).returncode == 0]
-        if ids:
-            time.sleep(2)  # containers the daemon is still removing hold them
-    if ids:
-        print(f"could not remove images {ids}", file=sys.stderr)
+            tags_left = subprocess.run(
+                ["docker", "image", "inspect", "--format", "{{len .RepoTags}}", image],
+                capture_output=True, text=True, timeout=60)
+            if tags_left.returncode != 0 or tags_left.stdout.strip() != "0":
+                continue  # gone, or someone else's tag keeps it
+            if subprocess.run(["docker", "image", "rm", image], capture_output=True,
+                              timeout=120).returncode != 0:
+                left.append(image)
+        if not left or time.monotonic() > deadline:
+            break
+        ids = left
+        time.sleep(2)
+    if left:
+        print(f"could not remove images {left}", file=sys.stderr)
 
 
 @dataclass
