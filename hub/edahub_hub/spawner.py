@@ -94,19 +94,24 @@ class EdahubSpawner(DockerSpawner):
         """
         from tornado.httpclient import AsyncHTTPClient
 
-        client = AsyncHTTPClient()
+        # A client of its own: the shared one has ten connection slots, which the hub's
+        # calls to the proxy need too (ten spawns polling would queue them).
+        client = AsyncHTTPClient(force_instance=True)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.http_timeout
-        while loop.time() < deadline:
-            try:
-                response = await client.fetch(url, raise_error=False, follow_redirects=False,
-                                              request_timeout=max(1.0, deadline - loop.time()))
-                if response.code < 500:  # any answer: the server is up (599: no answer)
-                    return True
-            except OSError:  # refused or reset: not listening yet
-                pass
-            await asyncio.sleep(self.ready_poll_interval)
-        return False
+        try:
+            while loop.time() < deadline:
+                try:
+                    response = await client.fetch(url, raise_error=False,
+                                                  follow_redirects=False, request_timeout=5)
+                    if response.code < 500:  # any answer: the server is up (599: none)
+                        return True
+                except OSError:  # refused or reset: not listening yet
+                    pass
+                await asyncio.sleep(self.ready_poll_interval)
+            return False
+        finally:
+            client.close()
 
     def get_env(self):
         env = super().get_env()
