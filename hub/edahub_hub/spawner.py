@@ -32,6 +32,8 @@ class EdahubSpawner(DockerSpawner):
     shared_datasets = Bool(False, config=True, help="Grant read access to 'datasets'.")
     delete_user_data = Bool(False, config=True,
                             help="Drop databases and home volume when the user is deleted.")
+    _database_name = None  # set by claim_database_name
+
     ready_poll_interval = Float(
         0.1, config=True,
         help="Seconds between checks that a new server answers, before the hub is told.")
@@ -53,9 +55,12 @@ class EdahubSpawner(DockerSpawner):
         """
         from .dbnames import DatabaseNames, NameTaken
 
+        if self._database_name:  # recorded once; get_env and start both ask
+            return self._database_name
         try:
-            return DatabaseNames(self.user.db).claim(self.user.name,
-                                                     getattr(self.user, "created", None))
+            self._database_name = DatabaseNames(self.user.db).claim(
+                self.user.name, getattr(self.user, "created", None))
+            return self._database_name
         except NameTaken as error:
             self.log.error("Refusing to start %s's server: %s", self.user.name, error)
             raise RuntimeError(
@@ -74,7 +79,10 @@ class EdahubSpawner(DockerSpawner):
         self.log.info("Databases of %s ready as %s", self.user.name, creds.name)
 
     async def start(self):
-        self.claim_database_name()  # on the event loop: the hub's database session lives here
+        # Read the record afresh at each start (the drop command may have changed it), on
+        # the event loop: the hub's database session lives here.
+        self._database_name = None
+        self.claim_database_name()
         # The drivers block; a thread keeps the hub's event loop responsive.
         await asyncio.get_running_loop().run_in_executor(None, self.provision_user_databases)
         ip, port = await super().start()

@@ -30,3 +30,16 @@ def test_every_top_level_folder_and_package_is_in_the_layout_table():
     unlisted = sorted(name for name in folders | parts
                       if name not in listed and not any(l.startswith(name + "/") for l in listed))
     assert unlisted == []
+
+
+def test_the_settings_summary_lists_every_setting_in_its_group():
+    from edahub_core.settings import SETTINGS
+
+    readme = (ROOT / "README.md").read_text()
+    table = readme.split("| Group | Settings |", 1)[1].split("\n\n", 1)[0]
+    listed = {row.split("|")[1].strip(): re.findall(r"`(EDAHUB_\w+)`", row)
+              for row in table.splitlines()[2:] if row.startswith("|")}
+    expected = {}
+    for setting in SETTINGS:
+        expected.setdefault(setting.group, []).append(setting.key)
+    assert listed == expected
