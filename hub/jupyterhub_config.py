@@ -51,9 +51,11 @@ c.JupyterHub.load_roles = [{"name": "metrics", "scopes": ["read:metrics"],
                             "services": ["metrics"]}]
 # API tokens that users create expire (a token asked for without an expiry gets the most).
 c.JupyterHub.token_expires_in_max_seconds = settings.token_max_days * 24 * 3600
-# Stop users' servers when the hub stops, so `docker compose down` leaves nothing behind
-# on the network it removes.
-c.JupyterHub.cleanup_servers = True
+# Users' servers outlive the hub: a restart, a settings change or an upgrade of the hub
+# ends nobody's kernels. The hub finds them again when it starts (and shows a server that
+# died meanwhile as stopped). `python3 scripts/bootstrap.py stop` stops everything,
+# users' servers included (scripts/edahub/lifecycle.py).
+c.JupyterHub.cleanup_servers = False
 # The hub's cookies are SameSite=Lax: a cross-site page cannot make the browser send them
 # with a POST or a subresource request. (Strict would break the login's return from
 # Bitbucket, a cross-site navigation.)

@@ -55,10 +55,11 @@ def main():
     from edahub import envfile
     from edahub.compose import ComposeProject
     from edahub.installer import hash_password
+    from edahub.lifecycle import stop_platform
     from edahub_core.settings import load_settings
     from hubclient import HubSession
-    from stacktools import (free_port, image_ids, remove_images, remove_user_resources,
-                            wait_for_hub)
+    from stacktools import (free_network_prefix, free_port, image_ids, remove_images,
+                            remove_user_resources, wait_for_hub)
 
     run_id = secrets.token_hex(3)
     project, prefix = f"edahub-bench-{run_id}", f"edahubbench{run_id}"
@@ -73,6 +74,7 @@ def main():
             "EDAHUB_HUB_PORT": str(port), "EDAHUB_HUB_BIND_ADDRESS": "127.0.0.1",
             "EDAHUB_HTTP_REDIRECT_PORT": str(free_port()),
             "EDAHUB_NETWORK_NAME": project, "EDAHUB_USER_PREFIX": prefix,
+            "EDAHUB_NETWORK_PREFIX": free_network_prefix(docker.from_env()),
             "EDAHUB_ADMIN_PASSWORD_HASH": hash_password(admin_password),
             "EDAHUB_DOCKER_GID": str(os.stat("/var/run/docker.sock").st_gid),
             **images,
@@ -145,8 +147,11 @@ def main():
                 assert admin.open_server().status_code == 200
                 time_kernels(admin)
         finally:
-            compose.run("down", "--volumes", "--timeout", "120", timeout=600, check=False)
-            remove_user_resources(client, prefix)
+            try:
+                stop_platform(compose, prefix, timeout=60, volumes=True, remove_policy=True,
+                              stream=sys.stderr)
+            finally:
+                remove_user_resources(client, prefix)
             remove_images(list(images.values()), built_ids)
 
 

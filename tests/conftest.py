@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from stacktools import FAILURES, image_ids, remove_images, start_stack
+from stacktools import BLOCKED_TEST_RANGE, FAILURES, image_ids, remove_images, start_stack
 
 # Fixtures defined in helper modules, made available to every test.
 from browser import browser, open_browser  # noqa: E402,F401
@@ -159,10 +159,14 @@ def stack_images(docker_client, tmp_path_factory):
 def stack(docker_client, tmp_path_factory, stack_images):
     """The shared native-login stack: started when first needed, removed at the end."""
     from edahub.installer import hash_password
+    from edahub_core.settings import BLOCKED_BY_DEFAULT
 
     yield from start_stack(
         "test", {**stack_images, "EDAHUB_ADMIN_PASSWORD_HASH": hash_password(ADMIN_PASSWORD),
                   "EDAHUB_SHARED_DATASETS": "true",
+                  # A documentation range on top of the default list, which
+                  # test_attacks_network.py serves from a namespace of its own.
+                  "EDAHUB_NETWORK_BLOCKED": f"{BLOCKED_BY_DEFAULT},{BLOCKED_TEST_RANGE}",
                   "EDAHUB_ANNOUNCEMENT": "Test stack: maintenance on Friday at 18:00"},
         docker_client, tmp_path_factory, admin_password=ADMIN_PASSWORD,
     )

@@ -26,6 +26,39 @@ def free_port():
         return probe.getsockname()[1]
 
 
+# TEST-NET-1 (RFC 5737): blocked on the shared test stack on top of the default list,
+# and served from a namespace by tests/integration/test_attacks_network.py.
+BLOCKED_TEST_RANGE = "192.0.2.0/24"
+
+
+def free_network_prefix(client):
+    """A two-octet prefix whose /16 no Docker network and no route of this host uses.
+
+    Each test stack gets its own network (EDAHUB_NETWORK_PREFIX), and with it its own
+    network-policy chains, so stacks side by side never share rules.
+    """
+    import ipaddress
+
+    used = []
+    for network in client.networks.list():
+        for config in (network.attrs.get("IPAM") or {}).get("Config") or []:
+            if config.get("Subnet") and ":" not in config["Subnet"]:
+                used.append(ipaddress.ip_network(config["Subnet"], strict=False))
+    routes = subprocess.run(["ip", "-4", "route", "show", "table", "all"], capture_output=True,
+                            text=True).stdout
+    for line in routes.splitlines():
+        destination = line.split()[0] if line.split() else ""
+        if destination[:1].isdigit():
+            used.append(ipaddress.ip_network(destination if "/" in destination
+                                              else f"{destination}/32", strict=False))
+    candidates = [f"172.{n}" for n in range(31, 15, -1)] + [f"10.{n}" for n in range(200, 250)]
+    for prefix in candidates:
+        subnet = ipaddress.ip_network(f"{prefix}.0.0/16")
+        if not any(subnet.overlaps(other) for other in used):
+            return prefix
+    raise RuntimeError(f"no free /16 for a test stack's network among {candidates}")
+
+
 def remove_user_resources(client, prefix):
     """Remove the users' containers and home volumes of the stack whose user prefix is ``prefix``."""
     for container in client.containers.list(all=True,
@@ -131,6 +164,7 @@ def start_stack(kind, overrides, docker_client, tmp_path_factory, port=None, bas
         "EDAHUB_HTTP_REDIRECT_PORT": str(redirect_port),
         "EDAHUB_HUB_BIND_ADDRESS": "127.0.0.1",
         "EDAHUB_NETWORK_NAME": project,
+        "EDAHUB_NETWORK_PREFIX": free_network_prefix(docker_client),
         "EDAHUB_USER_PREFIX": prefix,
         "EDAHUB_DOCKER_GID": str(os.stat("/var/run/docker.sock").st_gid),
         "EDAHUB_USER_MEM_LIMIT": "1G",
@@ -153,8 +187,18 @@ def start_stack(kind, overrides, docker_client, tmp_path_factory, port=None, bas
         if FAILURES:
             dump_logs(stack)
         if not os.environ.get("EDAHUB_TEST_KEEP_STACK"):
-            # down --volumes: the hub stops users' servers first
-            stack.run_compose("down", "--volumes", "--timeout", "60", timeout=300, check=False)
+            # The operator's way to stop everything (the hub, users' servers, the rest),
+            # here with the stack's own volumes; then users' homes.
+            from edahub.console import UserError
+            from edahub.lifecycle import stop_platform
+
+            try:
+                stop_platform(stack.compose, prefix, timeout=30, volumes=True,
+                              remove_policy=True, stream=sys.stderr)
+            except UserError as error:
+                print(f"stopping stack {project}: {error}", file=sys.stderr)
+                stack.run_compose("down", "--volumes", "--timeout", "30", timeout=300,
+                                  check=False)
             remove_user_resources(docker_client, prefix)
 
 
@@ -162,7 +206,7 @@ def dump_logs(stack):
     """Save the services' logs under test-artifacts/ and show the hub's tail."""
     artifacts = ROOT / "test-artifacts"
     artifacts.mkdir(exist_ok=True)
-    for service in ("hub", "mariadb", "mongodb"):
+    for service in ("hub", "mariadb", "mongodb", "netpolicy"):
         path = artifacts / f"{stack.project}-{service}.log"
         path.write_text(stack.logs(service, tail=2000))
         print(f"saved {service} logs to {path}", file=sys.__stderr__)

@@ -7,6 +7,9 @@
 # each user their own database; SELECT on the shared `datasets` database, to grant it
 # on. It cannot read or change any other database, including `mysql`.
 #
+# It logs in only from the hub's fixed address (EDAHUB_HUB_ADDRESS, from compose.yaml):
+# its password is no use from a user's container.
+#
 # The pattern is `u_%`, not the exact `u\_%`: MariaDB (11.8, checked) ignores a
 # database grant whose pattern holds an escaped wildcard when it checks GRANT OPTION,
 # so with `u\_%` every GRANT fails with error 1044. `_` then matches any character:
@@ -26,14 +29,20 @@ edahub_create_provisioner() {
 		exit 1
 		;;
 	esac
+	local hub="${EDAHUB_HUB_ADDRESS:-}"
+	if ! printf '%s' "$hub" | grep -Eq '^[0-9]{1,3}(\.[0-9]{1,3}){3}$'; then
+		echo >&2 "error: EDAHUB_HUB_ADDRESS (the hub's address, set by compose.yaml) is missing or not an IPv4 address: '$hub'."
+		echo >&2 "  How to fix: start the stack with edahub's compose.yaml and a valid EDAHUB_NETWORK_PREFIX."
+		exit 1
+	fi
 	docker_process_sql --database=mysql <<-EOSQL
 		CREATE DATABASE IF NOT EXISTS \`datasets\`;
-		CREATE USER IF NOT EXISTS 'edahub_provisioner'@'%' IDENTIFIED BY '${password}';
-		GRANT CREATE USER ON *.* TO 'edahub_provisioner'@'%';
-		GRANT ALL PRIVILEGES ON \`u_%\`.* TO 'edahub_provisioner'@'%' WITH GRANT OPTION;
-		GRANT SELECT ON \`datasets\`.* TO 'edahub_provisioner'@'%' WITH GRANT OPTION;
+		CREATE USER IF NOT EXISTS 'edahub_provisioner'@'${hub}' IDENTIFIED BY '${password}';
+		GRANT CREATE USER ON *.* TO 'edahub_provisioner'@'${hub}';
+		GRANT ALL PRIVILEGES ON \`u_%\`.* TO 'edahub_provisioner'@'${hub}' WITH GRANT OPTION;
+		GRANT SELECT ON \`datasets\`.* TO 'edahub_provisioner'@'${hub}' WITH GRANT OPTION;
 	EOSQL
-	echo "edahub: created the provisioning account edahub_provisioner"
+	echo "edahub: created the provisioning account edahub_provisioner (logins from ${hub} only)"
 }
 
 edahub_create_provisioner

@@ -27,11 +27,23 @@ admin.createRole({
   ],
   roles: [],
 });
-admin.createUser({ user: "edahub_provisioner", pwd: password, roles: ["edahubProvisioner"] });
+// It logs in only from the hub's fixed address (EDAHUB_HUB_ADDRESS, from compose.yaml).
+const hub = process.env.EDAHUB_HUB_ADDRESS || "";
+if (!/^[0-9]{1,3}(\.[0-9]{1,3}){3}$/.test(hub)) {
+  throw new Error(
+    "EDAHUB_HUB_ADDRESS (the hub's address, set by compose.yaml) is missing or not an IPv4 " +
+    "address. How to fix: start the stack with edahub's compose.yaml and a valid " +
+    "EDAHUB_NETWORK_PREFIX."
+  );
+}
+admin.createUser({
+  user: "edahub_provisioner", pwd: password, roles: ["edahubProvisioner"],
+  authenticationRestrictions: [{ clientSource: [hub] }],
+});
 
 // root may log in only from inside the database container (backups, admin work), so
 // neither a user's container nor anything else on the network can use it.
 admin.updateUser(process.env.MONGO_INITDB_ROOT_USERNAME || "root", {
   authenticationRestrictions: [{ clientSource: ["127.0.0.1", "::1"] }],
 });
-print("edahub: created the provisioning account edahub_provisioner");
+print(`edahub: created the provisioning account edahub_provisioner (logins from ${hub} only)`);

@@ -135,8 +135,22 @@ def ensure_database_images(inst):
 
 def ensure_stack_running(inst):
     """Stack started (docker compose up -d)."""
-    run(inst.compose("up", "--detach", "--no-build"), timeout=900)
-    return "started"
+    result = run(inst.compose("up", "--detach", "--no-build"), timeout=900, check=False)
+    if result.returncode == 0:
+        return "started"
+    policy = inst.project.services().get("netpolicy")
+    if policy and policy.health == "unhealthy":
+        # The hub waits for the network policy; say what keeps it from being installed.
+        logs = inst.project.logs("netpolicy", tail=10)
+        raise UserError(
+            "the network policy that fences users' servers in could not be installed, so "
+            "the hub was not started. The netpolicy service's last log lines:\n" + logs,
+            "apply the fix the log names (docs/security.md, \"Network policy\"), then run "
+            "bootstrap again",
+        )
+    tail = "\n".join(result.stdout.splitlines()[-25:])
+    raise UserError(f"`docker compose up` failed (exit {result.returncode}):\n{tail}",
+                    "read the services' logs (`docker compose logs`)")
 
 
 def ensure_hub_healthy(inst):

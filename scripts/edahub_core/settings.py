@@ -11,6 +11,7 @@ returns a frozen ``Settings`` with one typed field per setting.
 """
 
 import difflib
+import ipaddress
 import re
 import secrets
 from collections.abc import Callable
@@ -210,6 +211,42 @@ class IPv4Address(ValueType):
         if len(parts) != 4 or not all(p.isdigit() and 0 <= int(p) <= 255 for p in parts):
             raise ValueError("must be an IPv4 address such as 0.0.0.0 or 127.0.0.1")
         return text
+
+
+@dataclass(frozen=True)
+class IPv4List(ValueType):
+    """Comma-separated IPv4 addresses (``networks=True``: networks in CIDR form)."""
+
+    networks: bool = False
+
+    @property
+    def describe(self):
+        return "comma-separated IPv4 networks" if self.networks else "comma-separated IPv4 addresses"
+
+    def parse(self, text):
+        items = [item.strip() for item in text.split(",") if item.strip()]
+        parsed = []
+        for item in items:
+            try:
+                if self.networks:
+                    parsed.append(str(ipaddress.IPv4Network(item, strict=True)))
+                else:
+                    parsed.append(str(ipaddress.IPv4Address(item)))
+            except ValueError:
+                expected = ("an IPv4 network such as 10.0.0.0/8 (no host bits set)"
+                            if self.networks else "an IPv4 address such as 10.0.0.53")
+                raise ValueError(f"{item!r} is not {expected}") from None
+        return tuple(dict.fromkeys(parsed))
+
+
+_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+NETWORK_PREFIX = Pattern(rf"{_OCTET}\.{_OCTET}", "two numbers (e.g. 172.31)",
+                         "must be the first two numbers of an IPv4 address, such as 172.31")
+# Private, shared, link-local (the cloud metadata address 169.254.169.254 among them),
+# loopback, benchmarking, multicast and reserved ranges.
+BLOCKED_BY_DEFAULT = ("0.0.0.0/8,10.0.0.0/8,100.64.0.0/10,127.0.0.0/8,169.254.0.0/16,"
+                      "172.16.0.0/12,192.0.0.0/24,192.168.0.0/16,198.18.0.0/15,224.0.0.0/4,"
+                      "240.0.0.0/4")
 
 
 @dataclass(frozen=True)
@@ -485,6 +522,42 @@ SETTINGS = (
         "EDAHUB_NETWORK_NAME", "Users' servers",
         "Name of the Docker network shared by the hub, the databases and users' servers.",
         DOCKER_NAME, "jupyterhub", services=("hub",),
+    ),
+    Setting(
+        "EDAHUB_NETWORK_PREFIX", "Users' servers",
+        "The stack's network is <prefix>.0.0/16: the hub and the databases get fixed "
+        "addresses in <prefix>.0.0/24, users' servers get theirs from <prefix>.128.0/17 "
+        "(the network policy tells them apart so). Pick a range that no other network of "
+        "the host or the LAN uses.",
+        NETWORK_PREFIX, "172.31", services=("netpolicy",),
+    ),
+    Setting(
+        "EDAHUB_NETWORK_POLICY", "Users' servers",
+        "Fence users' servers in (docs/security.md): they reach the hub, the proxy, both "
+        "databases, the host's DNS resolvers and, with EDAHUB_USER_INTERNET, public "
+        "addresses; not each other, not the host, not EDAHUB_NETWORK_BLOCKED. Installed "
+        "and kept in place by the netpolicy service. Off: no rules (and installed ones are "
+        "removed).",
+        Boolean(), "true", services=("netpolicy",),
+    ),
+    Setting(
+        "EDAHUB_NETWORK_BLOCKED", "Users' servers",
+        "Address ranges users' servers may not reach: by default every private, shared, "
+        "link-local (the cloud metadata address), loopback and reserved range.",
+        IPv4List(networks=True), BLOCKED_BY_DEFAULT, services=("netpolicy",),
+    ),
+    Setting(
+        "EDAHUB_USER_INTERNET", "Users' servers",
+        "Users' servers may reach public addresses (package indexes, public data). Off: "
+        "only the hub, the proxy, the databases and DNS.",
+        Boolean(), "true", services=("netpolicy",),
+    ),
+    Setting(
+        "EDAHUB_NETWORK_DNS", "Users' servers",
+        "The DNS resolvers users' servers may reach (Docker forwards their lookups from "
+        "their own address). Empty: the host's, from /etc/resolv.conf; set it when that "
+        "names only a local resolver such as 127.0.0.53.",
+        IPv4List(), "", services=("netpolicy",),
     ),
     Setting(
         "EDAHUB_USER_PREFIX", "Users' servers",
@@ -808,6 +881,11 @@ class Settings:
     http_redirect_port: int
     # Users' servers
     network_name: str
+    network_prefix: str
+    network_policy: bool
+    network_blocked: tuple[str, ...]
+    user_internet: bool
+    network_dns: tuple[str, ...] | None
     user_prefix: str
     user_mem_limit: str
     user_cpu_limit: float

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from edahub_core.netpolicy import Layout
 from edahub_core.settings import SETTINGS_BY_KEY, keys_for_service
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -18,8 +19,8 @@ def compose():
 
 def test_no_version_key_and_services_named_after_folders(compose):
     assert "version" not in compose
-    assert set(compose["services"]) == {"hub", "singleuser", "mariadb", "mongodb"}
-    for name in compose["services"]:
+    assert set(compose["services"]) == {"hub", "singleuser", "mariadb", "mongodb", "netpolicy"}
+    for name in set(compose["services"]) - {"netpolicy"}:  # netpolicy runs the hub's image
         assert (ROOT / name).is_dir()
 
 
@@ -28,8 +29,10 @@ def test_only_the_hub_is_published(compose):
     assert published == ["hub"]
 
 
-def test_hub_receives_exactly_its_settings(compose):
-    assert sorted(compose["services"]["hub"]["environment"]) == sorted(keys_for_service("hub"))
+@pytest.mark.parametrize("service", ["hub", "netpolicy"])
+def test_services_receive_exactly_their_settings(compose, service):
+    assert sorted(compose["services"][service]["environment"]) == \
+        sorted(keys_for_service(service))
 
 
 def test_singleuser_is_built_but_never_started(compose):
@@ -41,7 +44,23 @@ def test_singleuser_is_built_but_never_started(compose):
 def test_network_has_the_name_the_spawner_uses(compose):
     assert compose["networks"]["jupyterhub"]["name"] == "${EDAHUB_NETWORK_NAME:-jupyterhub}"
     for svc in ("hub", "mariadb", "mongodb"):
-        assert compose["services"][svc]["networks"] == ["jupyterhub"]
+        assert list(compose["services"][svc]["networks"]) == ["jupyterhub"]
+
+
+def test_the_network_layout_is_the_one_the_policy_assumes(compose):
+    """Fixed addresses for the hub and the databases, users' servers in the upper half."""
+    layout = Layout("${EDAHUB_NETWORK_PREFIX:-172.31}")
+    ipam = compose["networks"]["jupyterhub"]["ipam"]["config"]
+    assert ipam == [{"subnet": layout.subnet, "ip_range": layout.users,
+                     "gateway": layout.address("0.1")}]
+    for svc, address in (("hub", layout.hub), ("mariadb", layout.mariadb),
+                         ("mongodb", layout.mongodb)):
+        assert compose["services"][svc]["networks"]["jupyterhub"]["ipv4_address"] == address
+    netpolicy = compose["services"]["netpolicy"]
+    assert netpolicy["network_mode"] == "host"
+    assert netpolicy["cap_drop"] == ["ALL"] and netpolicy["cap_add"] == ["NET_ADMIN", "NET_RAW"]
+    assert compose["services"]["hub"]["depends_on"]["netpolicy"] == \
+        {"condition": "service_healthy"}
 
 
 def test_state_is_on_named_volumes(compose):

@@ -20,7 +20,44 @@ def test_every_setting_has_a_value_type_that_describes_itself():
 def test_every_pattern_type_is_used_and_checked_below():
     described = {s.type_name for s in PATTERN_SETTINGS}
     assert described == {"username", "Docker name", "image", "size (e.g. 2G)", "bcrypt hash",
-                         "size (e.g. 10m)"}
+                         "size (e.g. 10m)", "two numbers (e.g. 172.31)"}
+
+
+@pytest.mark.parametrize("value, ok", [("172.31", True), ("10.200", True), ("0.0", True),
+                                       ("255.255", True), ("172.31.0", False), ("256.1", False),
+                                       ("172", False), ("01.2", False), ("a.b", False)])
+def test_network_prefixes_are_two_octets(value, ok):
+    if ok:
+        assert load_settings({**SECRETS, "EDAHUB_NETWORK_PREFIX": value}).network_prefix == value
+    else:
+        with pytest.raises(SettingsError, match="EDAHUB_NETWORK_PREFIX"):
+            load_settings({**SECRETS, "EDAHUB_NETWORK_PREFIX": value})
+
+
+def test_blocked_ranges_are_networks_without_host_bits():
+    settings = load_settings({**SECRETS, "EDAHUB_NETWORK_BLOCKED": "10.0.0.0/8, 192.0.2.0/24,"})
+    assert settings.network_blocked == ("10.0.0.0/8", "192.0.2.0/24")
+    for bad in ("10.0.0.1/8", "10.0.0.0/33", "example.com", "fd00::/8"):
+        with pytest.raises(SettingsError, match=r"EDAHUB_NETWORK_BLOCKED.*not an IPv4 network"):
+            load_settings({**SECRETS, "EDAHUB_NETWORK_BLOCKED": bad})
+
+
+def test_the_default_blocked_ranges_hold_the_metadata_address_and_private_ranges():
+    import ipaddress
+
+    blocked = [ipaddress.ip_network(n) for n in load_settings(SECRETS).network_blocked]
+    for address in ("169.254.169.254", "10.1.2.3", "172.20.0.1", "192.168.1.1", "100.64.0.1",
+                    "127.0.0.1"):
+        assert any(ipaddress.ip_address(address) in net for net in blocked), address
+    assert not any(ipaddress.ip_address("8.8.8.8") in net for net in blocked)
+
+
+def test_dns_resolvers_are_addresses():
+    assert load_settings({**SECRETS, "EDAHUB_NETWORK_DNS": "10.0.0.53,1.1.1.1"}).network_dns \
+        == ("10.0.0.53", "1.1.1.1")
+    assert load_settings(SECRETS).network_dns is None
+    with pytest.raises(SettingsError, match="EDAHUB_NETWORK_DNS.*not an IPv4 address"):
+        load_settings({**SECRETS, "EDAHUB_NETWORK_DNS": "dns.example"})
 
 
 @pytest.mark.parametrize("value, ok", [("10m", True), ("500k", True), ("1g", True),
