@@ -10,7 +10,7 @@ import sys
 from edahub_core.names import (USER_PREFIX_LABEL, USERNAME_PATTERN, container_name_template,
                                home_volume_template)
 from edahub_core.settings import SettingsError, keys_for_service, load_settings
-from edahub_hub import HUB_DB_URL
+from edahub_hub import HUB_DB_URL, PROXY_PID_FILE
 from edahub_hub.dbnames import start_record as start_database_names_record
 
 # A secret given as a file (<KEY>_FILE in .env) arrives as a compose secret (compose.yaml);
@@ -36,6 +36,13 @@ c.JupyterHub.bind_url = "http://:8000"
 c.JupyterHub.hub_bind_url = "http://:8081"
 c.JupyterHub.hub_connect_url = "http://hub:8081"
 c.JupyterHub.db_url = HUB_DB_URL
+# The proxy runs in this container and ends with it, so a pid file found now is always
+# left over from the container's last run (a killed hub leaves one). JupyterHub would
+# kill whatever process holds that pid in the new run, the hub itself included
+# (jupyterhub/jupyterhub#2886): remove it first.
+c.ConfigurableHTTPProxy.pid_file = PROXY_PID_FILE
+if os.path.exists(PROXY_PID_FILE):
+    os.remove(PROXY_PID_FILE)
 # The record of users' database names starts now if it has not yet (hub/edahub_hub/
 # dbnames.py): users created from now on never get a legacy (40-bit) name.
 start_database_names_record(HUB_DB_URL)

@@ -26,9 +26,28 @@ def free_port():
         return probe.getsockname()[1]
 
 
-# TEST-NET-1 (RFC 5737): blocked on the shared test stack on top of the default list,
-# and served from a namespace by tests/integration/test_attacks_network.py.
-BLOCKED_TEST_RANGE = "192.0.2.0/24"
+# TEST-NET-3 (RFC 5737): blocked on the shared test stack on top of the default list,
+# and served from a namespace by tests/integration/test_attacks_network.py. (Not
+# TEST-NET-1: some sandboxes, this CI machine's among them, use 192.0.2.0/24 as their LAN.)
+BLOCKED_TEST_RANGE = "203.0.113.0/24"
+
+
+def host_routes():
+    """Every IPv4 destination this host has a route for (its own addresses included)."""
+    import ipaddress
+
+    routes = subprocess.run(["ip", "-4", "route", "show", "table", "all"], capture_output=True,
+                            text=True).stdout
+    found = []
+    for line in routes.splitlines():
+        words = line.split()
+        # "local 10.0.0.5 dev ..." / "broadcast ..." (table local), or "10.0.0.0/8 via ...".
+        destination = words[1] if words and words[0] in ("local", "broadcast") else \
+            (words[0] if words else "")
+        if destination[:1].isdigit():
+            found.append(ipaddress.ip_network(destination if "/" in destination
+                                              else f"{destination}/32", strict=False))
+    return found
 
 
 def free_network_prefix(client):
@@ -44,13 +63,7 @@ def free_network_prefix(client):
         for config in (network.attrs.get("IPAM") or {}).get("Config") or []:
             if config.get("Subnet") and ":" not in config["Subnet"]:
                 used.append(ipaddress.ip_network(config["Subnet"], strict=False))
-    routes = subprocess.run(["ip", "-4", "route", "show", "table", "all"], capture_output=True,
-                            text=True).stdout
-    for line in routes.splitlines():
-        destination = line.split()[0] if line.split() else ""
-        if destination[:1].isdigit():
-            used.append(ipaddress.ip_network(destination if "/" in destination
-                                              else f"{destination}/32", strict=False))
+    used += host_routes()
     candidates = [f"172.{n}" for n in range(31, 15, -1)] + [f"10.{n}" for n in range(200, 250)]
     for prefix in candidates:
         subnet = ipaddress.ip_network(f"{prefix}.0.0/16")

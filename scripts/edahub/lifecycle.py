@@ -60,14 +60,16 @@ def stop_platform(project, user_prefix, timeout=60, volumes=False, remove_policy
             status.text = f"{len(names)} stopped"
         else:
             status.text = "none running"
-    with progress(3, steps, "Stopping the databases and removing the network", stream):
-        args = ["down", "--timeout", str(timeout)] + (["--volumes"] if volumes else [])
-        project.run(*args, timeout=timeout + 300)
     if remove_policy:
-        with progress(4, steps, "Removing the network policy's rules", stream):
-            # The service is gone now, so nothing puts the rules back.
+        with progress(3, steps, "Removing the network policy's rules", stream):
+            # The service first, so nothing puts the rules back; before `down`, because
+            # `compose run` would create the project's network and volumes again.
+            project.run("stop", "netpolicy", timeout=120)
             project.run("run", "--rm", "--no-deps", "netpolicy", "python3", "-m",
                         "edahub_core.netpolicy", "remove", timeout=300)
+    with progress(steps, steps, "Stopping the databases and removing the network", stream):
+        args = ["down", "--timeout", str(timeout)] + (["--volumes"] if volumes else [])
+        project.run(*args, timeout=timeout + 300)
     return names
 
 

@@ -6,8 +6,8 @@ only users are fenced) and users still reach the hub, the proxy and both databas
 
 Traffic goes only to addresses on this machine: other containers of the test stack, the
 stack network's gateway (this host), and a network namespace this module creates with
-documentation ranges (192.0.2.0/24, blocked by the test stack's settings, and
-198.51.100.0/24, which is not). The default rule set (metadata address, private ranges,
+documentation ranges (203.0.113.0/24, blocked by the test stack's settings, and
+198.51.100.0/24, which is not), after checking that this host routes neither. The default rule set (metadata address, private ranges,
 the host) is checked by reading the installed rules, never by sending to them.
 """
 
@@ -22,7 +22,7 @@ import time
 import pytest
 
 from edahub_core.netpolicy import Layout
-from stacktools import BLOCKED_TEST_RANGE
+from stacktools import BLOCKED_TEST_RANGE, host_routes
 
 pytestmark = pytest.mark.integration
 
@@ -135,6 +135,11 @@ def namespace_listener():
     blocked = ipaddress.ip_network(BLOCKED_TEST_RANGE)
     allowed = ipaddress.ip_network(ALLOWED_TEST_RANGE)
     addresses = {net: (str(net[1]), str(net[2])) for net in (blocked, allowed)}
+    # Never shadow a network this host already uses (its LAN, say): the test's traffic
+    # must stay on this machine.
+    clashes = [str(route) for route in host_routes() for net in addresses if route.overlaps(net)]
+    assert not clashes, (f"this host already routes {clashes}; the test needs "
+                         f"{BLOCKED_TEST_RANGE} and {ALLOWED_TEST_RANGE} unused")
 
     def ip(*args):
         subprocess.run(["ip", *args], check=True, capture_output=True, text=True)

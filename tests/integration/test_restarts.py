@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+import websocket
 
 from hubclient import HubError, HubSession, escaped
 from test_databases import MARIADB_ROUND_TRIP, MONGODB_ROUND_TRIP
@@ -86,7 +87,7 @@ def run_on(session, kernel_id, code, timeout=90):
             result = session._execute_on(kernel_id, code, timeout=30)
             assert result.reply["status"] == "ok", result.error
             return result.stdout
-        except (HubError, OSError, ConnectionError, ValueError) as error:
+        except (HubError, OSError, ValueError, websocket.WebSocketException) as error:
             # The proxy restarts with the hub: the route is back once the hub found the server.
             if time.monotonic() > deadline:
                 raise AssertionError(f"{session.username}'s kernel unreachable: {error!r}")
@@ -113,6 +114,7 @@ def test_users_kernels_and_files_survive_every_kind_of_hub_restart(stack, make_u
     kernels, containers, written = {}, {}, {}
     for user in users:
         user.start_server()
+        assert user.open_server().status_code == 200
         kernels[user.username] = start_kernel(user)
         assert run_on(user, kernels[user.username], START_WORK) == ""
         containers[user.username] = container_id(docker_client, stack, user.username)
@@ -174,6 +176,7 @@ def test_a_server_that_died_while_the_hub_was_down_is_shown_stopped(stack, make_
                                                                     docker_client):
     wendy = make_user("wendy")
     wendy.start_server()
+    assert wendy.open_server().status_code == 200
     assert wendy.execute("open('kept.txt', 'w').write('still here')").reply["status"] == "ok"
     stack.run_compose("stop", "hub", timeout=120)
     try:
@@ -183,6 +186,7 @@ def test_a_server_that_died_while_the_hub_was_down_is_shown_stopped(stack, make_
     wait_for_hub_back(stack)
     assert wendy.server_model() is None, "a server whose container is gone still shows"
     wendy.start_server()
+    assert wendy.open_server().status_code == 200
     assert wendy.execute("print(open('kept.txt').read())").stdout == "still here\n"
     wendy.stop_server()
 
@@ -191,6 +195,7 @@ def test_compose_down_alone_leaves_servers_that_the_next_up_takes_back(stack, ma
                                                                        docker_client):
     xena = make_user("xena")
     xena.start_server()
+    assert xena.open_server().status_code == 200
     kernel = start_kernel(xena)
     assert run_on(xena, kernel, "state = 'set before down'") == ""
     before = container_id(docker_client, stack, "xena")
@@ -205,6 +210,7 @@ def test_the_stop_command_stops_everything_and_up_starts_with_files_accounts_and
                                                                   docker_client):
     yara = make_user("yara")
     yara.start_server()
+    assert yara.open_server().status_code == 200
     write_rows(yara, "yara")
     assert yara.execute("open('kept.txt', 'w').write('kept across stop')").reply["status"] == "ok"
     stop = subprocess.run(
@@ -224,6 +230,7 @@ def test_the_stop_command_stops_everything_and_up_starts_with_files_accounts_and
     assert again.log_in(yara.password)
     assert again.server_model() is None, "the stopped server still shows as running"
     again.start_server()
+    assert again.open_server().status_code == 200
     assert again.execute("print(open('kept.txt').read())").stdout == "kept across stop\n"
     assert read_rows(again) == ["((\"yara's row\",),)", "[{'_id': 1, 'body': \"yara's document\"}]"]
     again.stop_server()

@@ -87,9 +87,13 @@ def test_a_docker_engine_that_is_down_is_reported_with_the_fix(tmp_path, capsys,
     assert calls == []
 
 
-def test_the_network_policy_is_removed_after_everything_else_when_asked(calls):
+def test_the_network_policy_is_removed_before_the_network_when_asked(calls):
     lifecycle.stop_platform(FakeProject(calls), "edahub", remove_policy=True,
                             stream=io.StringIO())
-    assert calls[-2][:2] == ("compose", "down")
-    assert calls[-1] == ("compose", "run", "--rm", "--no-deps", "netpolicy", "python3", "-m",
-                         "edahub_core.netpolicy", "remove")
+    # The service stops first (it would put the rules back); `compose run` comes before
+    # `down`, which it would otherwise undo by creating the network again.
+    assert calls[-3:] == [
+        ("compose", "stop", "netpolicy"),
+        ("compose", "run", "--rm", "--no-deps", "netpolicy", "python3", "-m",
+         "edahub_core.netpolicy", "remove"),
+        ("compose", "down", "--timeout", "60")]

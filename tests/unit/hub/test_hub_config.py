@@ -71,6 +71,7 @@ def load_hub_config(monkeypatch, tmp_path):
     import edahub_hub
 
     monkeypatch.setattr(edahub_hub, "HUB_DB_URL", f"sqlite:///{tmp_path / 'jupyterhub.sqlite'}")
+    monkeypatch.setattr(edahub_hub, "PROXY_PID_FILE", str(tmp_path / "jupyterhub-proxy.pid"))
     exists = os.path.exists
     # The compose secrets are files in the container; none on this machine, whatever it has.
     monkeypatch.setattr(os.path, "exists",
@@ -266,6 +267,21 @@ def test_bad_settings_stop_the_hub_with_the_fix_and_no_secret(
     assert "How to fix" in err and "Traceback" not in err
     secrets = [v for k, v in environ.items() if SETTINGS_BY_KEY[k].secret and v]
     assert secrets and not [secret for secret in secrets if secret in err]
+
+
+def test_a_leftover_proxy_pid_file_is_removed_before_the_hub_starts(load_hub_config,
+                                                                   native_environ, tmp_path):
+    # A killed hub leaves it; JupyterHub would kill whatever process has that pid now
+    # (jupyterhub/jupyterhub#2886).
+    pid_file = tmp_path / "jupyterhub-proxy.pid"
+    pid_file.write_text("12\n")
+    c = load_hub_config(native_environ)
+    assert c.ConfigurableHTTPProxy.pid_file == str(pid_file)
+    assert not pid_file.exists()
+
+
+def test_users_servers_outlive_the_hub(load_hub_config, native_environ):
+    assert load_hub_config(native_environ).JupyterHub.cleanup_servers is False
 
 
 def test_culling_settings_reach_the_culler(load_hub_config, native_environ):
