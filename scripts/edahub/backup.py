@@ -11,14 +11,19 @@ A backup is a folder named after its UTC time, holding:
   Extended JSON (types kept exactly), with their indexes, read while the server is
   write-locked (``fsyncLock``) so all collections are from one moment;
 - ``homes/<volume>.tar.gz``: each user's home volume;
+- ``hub.sqlite.gz``: the hub's own state (accounts and passwords of the built-in login,
+  approvals, API tokens, server records, the record of users' database names), an online
+  copy through SQLite's backup API;
 - ``manifest.json``: what is inside, with the SHA-256 of every file.
 
-Accounts are not in the backup: users' database passwords are derived from
-EDAHUB_DB_PASSWORD_KEY and their accounts are re-created at their next spawn.
+Database accounts are not in the backup: users' database passwords are derived from
+EDAHUB_DB_PASSWORD_KEY and their accounts are re-created at their next spawn. Restoring
+on a new host needs the same .env (its keys decrypt and derive what the backup holds).
 
 Restore checks the whole backup first (manifest, checksums, every archive readable) and
-that the stack runs with no user server running; only then it replaces the databases
-and home volumes with the backup's content. A backup is written to a ``.partial`` folder
+that the stack runs with no user server running; only then it replaces the databases,
+the home volumes and the hub's state (with the hub stopped meanwhile) with the backup's
+content. Backups made before the hub's state was included restore without it. A backup is written to a ``.partial`` folder
 and renamed when complete, so a folder without that suffix is always whole.
 """
 
@@ -112,6 +117,30 @@ print("restored " + records.length + " records in " + names.size + " databases")
 """
 
 
+HUB_STATE = "hub.sqlite.gz"
+# Run in the hub container: a consistent copy of the live database (SQLite's backup
+# API), written to stdout.
+HUB_STATE_DUMP = """
+import os, shutil, sqlite3, sys, tempfile
+from edahub_hub import HUB_DB_URL
+source = sqlite3.connect("file:" + HUB_DB_URL.removeprefix("sqlite:///") + "?mode=ro", uri=True)
+with tempfile.NamedTemporaryFile(suffix=".sqlite") as copy:
+    target = sqlite3.connect(copy.name)
+    source.backup(target)
+    target.close()
+    with open(copy.name, "rb") as f:
+        shutil.copyfileobj(f, sys.stdout.buffer)
+"""
+# Run as root in a helper with the hub's volume at /data and the hub stopped: the copy
+# replaces the database in one rename, owned like the volume (the hub's user).
+HUB_STATE_LOAD = ("gzip -dc > /data/.jupyterhub.sqlite.restoring "
+                  "&& chown --reference=/data /data/.jupyterhub.sqlite.restoring "
+                  "&& chmod 600 /data/.jupyterhub.sqlite.restoring "
+                  "&& rm -f /data/jupyterhub.sqlite-journal /data/jupyterhub.sqlite-wal "
+                  "/data/jupyterhub.sqlite-shm "
+                  "&& mv /data/.jupyterhub.sqlite.restoring /data/jupyterhub.sqlite")
+
+
 def is_home_volume(volume, user_prefix):
     """True for a name DockerSpawner gives a user's home in the stack with ``user_prefix``."""
     start = home_volume_template(user_prefix).format(username="")
@@ -121,6 +150,24 @@ def is_home_volume(volume, user_prefix):
 
 def utc_stamp():
     return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+
+
+STAMP = re.compile(r"[0-9]{8}T[0-9]{6}Z")
+
+
+def prune_backups(output_dir, keep):
+    """Remove the oldest complete backups in ``output_dir`` beyond the newest ``keep``.
+
+    Only folders named as `create` names them and holding a manifest count; anything
+    else in the folder (an unfinished ``.partial``, an operator's file) is left alone.
+    Returns the removed folders.
+    """
+    backups = sorted(p for p in Path(output_dir).iterdir()
+                     if p.is_dir() and STAMP.fullmatch(p.name) and (p / "manifest.json").is_file())
+    removed = backups[:-keep] if keep > 0 else []
+    for folder in removed:
+        shutil.rmtree(folder)
+    return removed
 
 
 def sha256_of(path):
@@ -180,10 +227,11 @@ class Stack:
     def copy_into(self, service, local, remote):
         run(self.inst.compose("cp", local, f"{service}:{remote}"))
 
-    def require_running(self):
-        """The databases run; else an error naming the fix."""
+    def require_running(self, hub=False):
+        """The databases (and the hub, if ``hub``) run; else an error naming the fix."""
         states = self.inst.project.services()
-        down = [s for s in ("mariadb", "mongodb") if s not in states or not states[s].running]
+        needed = ("mariadb", "mongodb", "hub") if hub else ("mariadb", "mongodb")
+        down = [s for s in needed if s not in states or not states[s].running]
         if down:
             raise UserError(
                 f"the stack is not running ({', '.join(down)} not up)",
@@ -201,6 +249,19 @@ class Stack:
                       f"label={USER_PREFIX_LABEL}={self.settings.user_prefix}"])
         return result.stdout.split()
 
+    def hub_state_volume(self):
+        """The hub's state volume of this Compose project (compose.yaml's hub-data)."""
+        project = self.inst.project_name or "edahub"
+        result = run(["docker", "volume", "ls", "--format", "{{.Name}}",
+                      "--filter", f"label=com.docker.compose.project={project}",
+                      "--filter", "label=com.docker.compose.volume=hub-data"])
+        names = result.stdout.split()
+        if len(names) != 1:
+            raise UserError(f"cannot tell the hub's state volume of project {project} "
+                            f"(found {names or 'none'})",
+                            "start the stack with `docker compose up -d` and try again")
+        return names[0]
+
     def helper(self, *args, volume, read_only, stdin=None, stdout=None):
         """Run the singleuser image with ``volume`` at /data (for tar), as root, offline."""
         mode = ":ro" if read_only else ""
@@ -213,9 +274,9 @@ class Stack:
 def create_backup(inst, output_dir):
     """Take a backup into a new timestamped folder under ``output_dir``; return its path."""
     stack = Stack(inst)
-    steps = 4
+    steps = 5
     with progress(1, steps, "Checking the stack") as status:
-        stack.require_running()
+        stack.require_running(hub=True)
         volumes = stack.home_volumes()
         status.text = f"running; {len(volumes)} home volume(s)"
     final = Path(output_dir) / utc_stamp()
@@ -246,6 +307,9 @@ def _write_backup(stack, inst, final, partial, volumes, steps):
                                       read_only=True, stdout=out)
             if result.returncode != 0:
                 raise UserError(f"archiving volume {volume} failed: {result.stderr.decode()[-500:]}")
+    with progress(5, steps, "The hub's state (accounts, tokens, server records)"):
+        stack.exec_to_file("hub", 'exec python3 -c "$EDAHUB_PY"', partial / HUB_STATE,
+                           env={"EDAHUB_PY": HUB_STATE_DUMP})
     for path in sorted(partial.rglob("*.gz")):
         manifest["files"][str(path.relative_to(partial))] = {
             "sha256": sha256_of(path), "bytes": path.stat().st_size}
@@ -274,7 +338,7 @@ def verify_backup(folder):
         if required not in manifest.get("files", {}):
             raise UserError(f"the manifest does not list {required}", "the backup is incomplete")
     for name, entry in manifest["files"].items():
-        if not (name in ("mariadb.sql.gz", "mongodb.jsonl.gz")
+        if not (name in ("mariadb.sql.gz", "mongodb.jsonl.gz", HUB_STATE)
                 or re.fullmatch(r"homes/[a-z0-9][a-z0-9_.-]*\.tar\.gz", name)):
             raise UserError(f"the manifest lists {name!r}, which no edahub backup holds",
                             "use a backup made by `scripts/backup.py create`; nothing was changed")
@@ -288,6 +352,8 @@ def verify_backup(folder):
             if name.endswith(".tar.gz"):
                 with tarfile.open(path, "r:gz") as archive:
                     archive.getmembers()
+            elif name == HUB_STATE:
+                check_hub_state(path)
             else:
                 foreign = sorted(databases_named_in(path, name) - {""})
                 foreign = [db for db in foreign if not re.fullmatch(DATABASE_REGEX, db)]
@@ -298,6 +364,29 @@ def verify_backup(folder):
         except (OSError, EOFError, tarfile.TarError, ValueError) as e:
             raise UserError(f"{path} cannot be read ({e})", "use another backup") from None
     return manifest
+
+
+def check_hub_state(path):
+    """The hub's state in a backup is an intact SQLite database of a JupyterHub."""
+    import sqlite3
+
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / "hub.sqlite"
+        with gzip.open(path, "rb") as src, open(copy, "wb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+        try:
+            db = sqlite3.connect(f"file:{copy}?mode=ro", uri=True)
+            try:
+                intact = db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+                tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
+            finally:
+                db.close()
+        except sqlite3.DatabaseError as e:
+            raise UserError(f"{path} is not a readable SQLite database ({e})",
+                            "use another backup; nothing was changed") from None
+    if not intact or not {"users", "api_tokens", "servers"} <= tables:
+        raise UserError(f"{path} is not an intact copy of the hub's database",
+                        "use another backup; nothing was changed")
 
 
 _SQL_DATABASE = re.compile(rb"^(?:CREATE DATABASE (?:/\*!\d+ IF NOT EXISTS\*/ )?|USE )`([^`]*)`",
@@ -326,7 +415,7 @@ def databases_named_in(path, name):
 def restore_backup(inst, folder):
     """Replace the databases and home volumes with the backup in ``folder``."""
     folder = Path(folder)
-    steps = 4
+    steps = 5
     with progress(1, steps, "Checking the backup and the stack") as status:
         manifest = verify_backup(folder)
         stack = Stack(inst)
@@ -380,6 +469,23 @@ def restore_backup(inst, folder):
                 )
             if result.returncode != 0:
                 raise UserError(f"restoring volume {volume} failed: {result.stderr.decode()[-500:]}")
+    with progress(5, steps, "The hub's state (accounts, tokens, server records)") as status:
+        if HUB_STATE not in manifest["files"]:
+            status.text = "not in this backup (made before edahub 0.2): the hub's is kept"
+            return
+        volume = stack.hub_state_volume()
+        run(inst.compose("stop", "hub"), timeout=180)
+        try:
+            with open(folder / HUB_STATE, "rb") as archive:
+                result = stack.helper(HUB_STATE_LOAD, volume=volume, read_only=False,
+                                      stdin=archive)
+            if result.returncode != 0:
+                raise UserError(f"restoring the hub's state failed: "
+                                f"{result.stderr.decode()[-500:]}")
+        finally:
+            run(inst.compose("start", "hub"), timeout=180)
+        inst.project.wait_until_ready(["hub"], timeout=180)
+        status.text = "restored; the hub is back"
 
 
 def main(argv=None):
@@ -390,6 +496,9 @@ def main(argv=None):
     sub = parser.add_subparsers(dest="command", required=True)
     create = sub.add_parser("create", help="take a backup into a new timestamped folder")
     create.add_argument("--output-dir", type=Path, default=ROOT / "backups")
+    create.add_argument("--keep", type=int, default=0, metavar="N",
+                        help="then remove the oldest backups in the output folder beyond the "
+                        "newest N (default: keep all)")
     restore = sub.add_parser("restore", help="replace all data with a backup's")
     restore.add_argument("folder", type=Path)
     restore.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
@@ -399,8 +508,12 @@ def main(argv=None):
     started = time.monotonic()
     try:
         if args.command == "create":
+            if args.keep < 0:
+                raise UserError(f"--keep {args.keep}: give a number of backups, 1 or more")
             folder = create_backup(inst, args.output_dir)
             print(f"Backup written to {folder} ({format_duration(time.monotonic() - started)})")
+            for old in prune_backups(args.output_dir, args.keep):
+                print(f"Removed the older backup {old} (--keep {args.keep})")
         else:
             if not args.yes:
                 if not sys.stdin.isatty():

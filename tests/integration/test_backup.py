@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from edahub_core.names import database_name
-from hubclient import stop_every_server
+from hubclient import HubSession, stop_every_server
 
 pytestmark = [pytest.mark.integration, pytest.mark.disruptive]
 ROOT = Path(__file__).resolve().parents[2]
@@ -245,3 +245,29 @@ def test_restore_writes_no_database_but_users_and_datasets(stack, docker_client,
     assert result.returncode == 1, result.stdout + result.stderr
     assert "names databases edahub never backs up: admin" in result.stderr
     assert as_erin(stack, docker_client, "read") == wiped  # nothing was loaded
+
+
+def test_a_restore_into_a_wiped_stack_gives_back_logins_files_and_data(
+        stack, docker_client, admin, erin_backup, a_copy):
+    """What a new host with the same .env goes through: empty hub, empty databases."""
+    from edahub.lifecycle import stop_platform
+
+    erin = erin_backup["session"]
+    stop_every_server(admin)
+    # Everything of the stack's own goes: the hub's state and both databases (homes stay
+    # here; the restore replaces them anyway).
+    stop_platform(stack.compose, stack.prefix, timeout=30, volumes=True, stream=sys.stderr)
+    stack.run_compose("up", "--detach", "--wait", "--no-build", timeout=600)
+    fresh = HubSession(stack.base_url, "erin")
+    assert not fresh.log_in(erin.password), "the wiped hub still knows erin"
+
+    result = backup(stack, "restore", a_copy, "--yes")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "The hub's state" in result.stdout and "restored; the hub is back" in result.stdout
+    again = HubSession(stack.base_url, "erin")
+    assert again.log_in(erin.password), "erin's login did not come back with the restore"
+    again.start_server()
+    assert again.open_server().status_code == 200
+    assert again.execute("print(open('results/a.csv').read())").stdout == "r1\n\n"
+    assert as_erin(stack, docker_client, "read") == erin_backup["written"]
+    again.stop_server()
