@@ -52,6 +52,8 @@ SUBCOMMANDS = {
     # name: (module, summary); each module has main(argv) -> exit code.
     "prepare-host": ("edahub.hostprep", "prepare an Atomic host: detect it, Docker's storage on "
                      "Atomic Host, a Fedora CoreOS config (see docs/atomic-host.md)"),
+    "status": ("edahub.status", "the platform on one screen: services, users' servers with "
+               "memory and CPU, sizes, free disk, and what needs acting on"),
     "stop": ("edahub.lifecycle", "stop the whole platform: the hub, users' servers, then the "
              "databases and the network (files and data stay)"),
 }

@@ -58,3 +58,44 @@ def test_prometheus_reads_the_metrics_with_its_token_and_nothing_else(stack, run
     assert anonymous.status_code == 403 and "jupyterhub_running_servers" not in anonymous.text
     assert requests.get(f"{stack.base_url}/hub/api/users", headers=bearer,
                         timeout=30).status_code == 403
+
+
+def run_status(stack):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    return subprocess.run([sys.executable, str(root / "scripts" / "bootstrap.py"), "status",
+                           "--env-file", str(stack.env_file), "--project-name", stack.project],
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_status_shows_services_servers_sizes_and_disk_on_one_screen(stack, running_server):
+    lena = running_server("lena")
+    # MongoDB lists a database once it holds something.
+    stored = lena.execute("import os, pymongo; pymongo.MongoClient(os.environ['MONGODB_URI'])"
+                          ".get_default_database().notes.insert_one({'n': 1})")
+    assert stored.reply["status"] == "ok", stored.error
+    result = run_status(stack)
+    out = result.stdout
+    assert result.returncode == (1 if "To act on:" in out else 0), out + result.stderr
+    for service in ("hub", "netpolicy", "mariadb", "mongodb"):
+        assert f"  {service:<10} running/healthy" in out, out
+    assert f"{stack.prefix}-user-lena" in out and "memory " in out and "of 1.0 GiB" in out
+    assert f"{stack.prefix}-home-lena" in out
+    assert "mariadb u_lena_" in out and "mongodb u_lena_" in out
+    assert "Disk (Docker's data):" in out and "Versions: edahub " in out
+    assert len(out.splitlines()) < 80, "more than one screen"
+
+
+def test_status_names_a_stopped_network_policy_as_something_to_act_on(stack):
+    stack.run_compose("stop", "netpolicy", timeout=120)
+    try:
+        result = run_status(stack)
+    finally:
+        stack.run_compose("start", "netpolicy", timeout=120)
+        stack.compose.wait_until_ready(["netpolicy"], timeout=120)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "netpolicy  exited" in result.stdout
+    assert "users' servers are not fenced in" in result.stdout
