@@ -36,6 +36,9 @@ c.JupyterHub.bind_url = "http://:8000"
 c.JupyterHub.hub_bind_url = "http://:8081"
 c.JupyterHub.hub_connect_url = "http://hub:8081"
 c.JupyterHub.db_url = HUB_DB_URL
+# A new hub image migrates the database as it starts (`jupyterhub upgrade-db`), keeping a
+# copy of the old SQLite file beside it; `bootstrap.py upgrade` backs everything up first.
+c.JupyterHub.upgrade_db = True
 # The proxy runs in this container and ends with it, so a pid file found now is always
 # left over from the container's last run (a killed hub leaves one). JupyterHub would
 # kill whatever process holds that pid in the new run, the hub itself included

@@ -5,7 +5,7 @@ import os
 import sys
 from pathlib import Path
 
-from . import bitbucket, installer
+from . import __version__, bitbucket, installer
 from .console import UserError, setup_logging
 
 
@@ -19,6 +19,8 @@ def build_parser():
             f"`bootstrap.py {name} --help`: {summary}" for name, (_, summary) in SUBCOMMANDS.items()
         ),
     )
+    parser.add_argument("--version", action="version",
+                        version=f"edahub {__version__} (the version of this folder's files)")
     parser.add_argument("--yes", "-y", action="store_true",
                         help="do not ask for confirmation")
     parser.add_argument("--dry-run", action="store_true",
@@ -54,6 +56,8 @@ SUBCOMMANDS = {
                      "Atomic Host, a Fedora CoreOS config (see docs/atomic-host.md)"),
     "status": ("edahub.status", "the platform on one screen: services, users' servers with "
                "memory and CPU, sizes, free disk, and what needs acting on"),
+    "upgrade": ("edahub.upgrade", "upgrade a running installation to this folder's version: "
+                "back up, add new settings, build, restart the hub (users' servers keep running)"),
     "stop": ("edahub.lifecycle", "stop the whole platform: the hub, users' servers, then the "
              "databases and the network (files and data stay)"),
 }

@@ -234,3 +234,39 @@ def test_the_stop_command_stops_everything_and_up_starts_with_files_accounts_and
     assert again.execute("print(open('kept.txt').read())").stdout == "kept across stop\n"
     assert read_rows(again) == ["((\"yara's row\",),)", "[{'_id': 1, 'body': \"yara's document\"}]"]
     again.stop_server()
+
+
+def test_an_upgrade_of_a_running_stack_keeps_servers_and_adds_new_settings(
+        stack, make_user, docker_client, tmp_path):
+    from edahub import envfile
+
+    zara = make_user("zara")
+    zara.start_server()
+    assert zara.open_server().status_code == 200
+    kernel = start_kernel(zara)
+    assert run_on(zara, kernel, "state = 'set before the upgrade'") == ""
+    before = container_id(docker_client, stack, "zara")
+    # A .env that predates a setting this version generates (the metrics token).
+    old_token = stack.values["EDAHUB_METRICS_TOKEN"]
+    lines = stack.env_file.read_text().splitlines()
+    stack.env_file.write_text("\n".join(l for l in lines
+                                        if not l.startswith("EDAHUB_METRICS_TOKEN=")) + "\n")
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "bootstrap.py"), "upgrade", "--yes",
+         "--env-file", str(stack.env_file), "--project-name", stack.project,
+         "--backup-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=1800, stdin=subprocess.DEVNULL)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "added EDAHUB_METRICS_TOKEN" in result.stdout, result.stdout
+    backups = list(tmp_path.iterdir())
+    assert len(backups) == 1 and (backups[0] / "hub.sqlite.gz").is_file()
+    token = envfile.read_env_file(stack.env_file)["EDAHUB_METRICS_TOKEN"]
+    assert token and token != old_token
+    stack.values["EDAHUB_METRICS_TOKEN"] = token
+    # The hub took the new setting, and zara's server and kernel went on as they were.
+    metrics = zara.http.get(f"{stack.base_url}/hub/metrics",
+                            headers={"Authorization": f"token {token}"}, timeout=30)
+    assert metrics.status_code == 200
+    assert container_id(docker_client, stack, "zara") == before
+    assert run_on(zara, kernel, "print(state)") == "set before the upgrade\n"
+    zara.stop_server()
