@@ -6,9 +6,10 @@ the old ones; `.env` stays). In order, stopping at the first problem:
 1. check the engine and ``.env`` against this version's settings: a setting this version
    no longer knows (removed or renamed) stops the upgrade, named with its successor when
    there is one, before anything changes;
-2. back up everything, the hub's state included (``scripts/backup.py create``);
-3. add to ``.env`` the settings this version generates (new secrets and tokens); existing
-   values are never changed;
+2. add to ``.env`` the settings this version generates (new secrets and tokens); existing
+   values are never changed (first, because Compose refuses a file without them, the
+   backup's commands included; the running containers do not read .env);
+3. back up everything, the hub's state included (``scripts/backup.py create``);
 4. build the images (``docker compose build``; through Docker's cache);
 5. ``docker compose up -d``: Compose recreates what changed. The hub migrates its
    database as it starts (``JupyterHub.upgrade_db``, with SQLite's own copy beside it)
@@ -29,7 +30,7 @@ from edahub_core.settings import SettingsError, load_settings
 STEPS = 5
 
 
-def running_version(inst, hub_image):
+def running_version(hub_image):
     """The edahub version of the hub image in ``.env`` before the upgrade (or "unknown")."""
     result = run(["docker", "image", "inspect", "--format",
                   '{{index .Config.Labels "org.opencontainers.image.version"}}', hub_image],
@@ -54,17 +55,17 @@ def upgrade(inst, backup_dir, backup=True, stream=None):
             raise UserError(f"{inst.env_path} does not suit edahub {__version__}: {error.what}",
                             "edit .env as the message says (docs/settings.md lists every "
                             "setting), then run the upgrade again; nothing was changed") from None
-        before = running_version(inst, load_settings(existing, keys=["EDAHUB_HUB_IMAGE"]).hub_image)
+        before = running_version(load_settings(existing, keys=["EDAHUB_HUB_IMAGE"]).hub_image)
         status.text = f"from edahub {before} to {__version__}"
-    with progress(2, STEPS, "Backing up (databases, homes, the hub's state)", stream) as status:
+    with progress(2, STEPS, "Adding new settings to .env", stream) as status:
+        values, added = envfile.ensure_env_file(inst.env_path, validate=load_settings)
+        status.text = f"added {', '.join(added)}" if added else "nothing to add"
+    with progress(3, STEPS, "Backing up (databases, homes, the hub's state)", stream) as status:
         if backup:
             folder = create_backup(inst, backup_dir)
             status.text = f"written to {folder}"
         else:
             status.text = "skipped (--no-backup)"
-    with progress(3, STEPS, "Adding new settings to .env", stream) as status:
-        values, added = envfile.ensure_env_file(inst.env_path, validate=load_settings)
-        status.text = f"added {', '.join(added)}" if added else "nothing to add"
     inst.settings = load_settings(values)
     with progress(4, STEPS, "Building the images", stream):
         stream_build(inst.compose("--progress", "plain", "build", "hub", "singleuser"))

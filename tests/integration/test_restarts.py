@@ -251,11 +251,16 @@ def test_an_upgrade_of_a_running_stack_keeps_servers_and_adds_new_settings(
     lines = stack.env_file.read_text().splitlines()
     stack.env_file.write_text("\n".join(l for l in lines
                                         if not l.startswith("EDAHUB_METRICS_TOKEN=")) + "\n")
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "bootstrap.py"), "upgrade", "--yes",
-         "--env-file", str(stack.env_file), "--project-name", stack.project,
-         "--backup-dir", str(tmp_path)],
-        capture_output=True, text=True, timeout=1800, stdin=subprocess.DEVNULL)
+    try:
+        result = subprocess.run(
+            [sys.executable, str(ROOT / "scripts" / "bootstrap.py"), "upgrade", "--yes",
+             "--env-file", str(stack.env_file), "--project-name", stack.project,
+             "--backup-dir", str(tmp_path)],
+            capture_output=True, text=True, timeout=1800, stdin=subprocess.DEVNULL)
+    finally:
+        # Whatever happened, the stack's .env stays usable (Compose needs the token).
+        if "EDAHUB_METRICS_TOKEN" not in envfile.read_env_file(stack.env_file):
+            envfile.set_values(stack.env_file, {"EDAHUB_METRICS_TOKEN": old_token})
     assert result.returncode == 0, result.stdout + result.stderr
     assert "added EDAHUB_METRICS_TOKEN" in result.stdout, result.stdout
     backups = list(tmp_path.iterdir())
