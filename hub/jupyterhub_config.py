@@ -10,7 +10,7 @@ import sys
 from edahub_core.names import (USER_PREFIX_LABEL, USERNAME_PATTERN, container_name_template,
                                home_volume_template)
 from edahub_core.settings import SettingsError, keys_for_service, load_settings
-from edahub_hub import HUB_DB_URL, PROXY_PID_FILE
+from edahub_hub import HUB_DB_URL
 from edahub_hub.dbnames import start_record as start_database_names_record
 
 # A secret given as a file (<KEY>_FILE in .env) arrives as a compose secret (compose.yaml);
@@ -30,22 +30,20 @@ except SettingsError as error:
 c = get_config()  # noqa: F821 (provided by JupyterHub when it loads this file)
 
 # --- Hub and proxy -----------------------------------------------------------------
-# The proxy listens on 8000 in the container (compose publishes it); the hub's API on
-# 8081, reached by users' servers through the service name on the shared network.
+# The proxy runs in a container of its own (compose.yaml's proxy, edahub_hub/proxy.py):
+# public on 8000 (compose publishes it), routes managed through its API on 8001 with a
+# token. The hub's API is on 8081, reached by the proxy and users' servers through the
+# service name on the shared network; the hub itself is published nowhere.
 c.JupyterHub.bind_url = "http://:8000"
 c.JupyterHub.hub_bind_url = "http://:8081"
 c.JupyterHub.hub_connect_url = "http://hub:8081"
+c.ConfigurableHTTPProxy.should_start = False
+c.ConfigurableHTTPProxy.api_url = "http://proxy:8001"
+c.ConfigurableHTTPProxy.auth_token = settings.proxy_auth_token
 c.JupyterHub.db_url = HUB_DB_URL
 # A new hub image migrates the database as it starts (`jupyterhub upgrade-db`), keeping a
 # copy of the old SQLite file beside it; `bootstrap.py upgrade` backs everything up first.
 c.JupyterHub.upgrade_db = True
-# The proxy runs in this container and ends with it, so a pid file found now is always
-# left over from the container's last run (a killed hub leaves one). JupyterHub would
-# kill whatever process holds that pid in the new run, the hub itself included
-# (jupyterhub/jupyterhub#2886): remove it first.
-c.ConfigurableHTTPProxy.pid_file = PROXY_PID_FILE
-if os.path.exists(PROXY_PID_FILE):
-    os.remove(PROXY_PID_FILE)
 # The record of users' database names starts now if it has not yet (hub/edahub_hub/
 # dbnames.py): users created from now on never get a legacy (40-bit) name.
 start_database_names_record(HUB_DB_URL)
@@ -93,11 +91,10 @@ if settings.tls_cert:
     if problem:
         print(f"edahub: the hub cannot start: {problem}", file=sys.stderr, flush=True)
         sys.exit(1)
-    c.JupyterHub.ssl_cert = https.CERT
-    c.JupyterHub.ssl_key = https.KEY
+    # The proxy serves HTTPS (edahub_hub/proxy.py; plain HTTP on the second published
+    # port gets a 301 to the HTTPS URL); the hub checks the files too, so a bad pair
+    # stops both with the same message.
     c.JupyterHub.bind_url = "https://:8000"
-    # Plain HTTP on the second published port gets a 301 to the HTTPS URL.
-    c.ConfigurableHTTPProxy.command = https.proxy_command(settings.public_url)
 elif not (settings.public_url or "").startswith("https://"):
     print("edahub: warning: serving plain HTTP: passwords, cookies and notebooks cross the "
           "network unencrypted. Fine for a trial on this machine; otherwise set "

@@ -2,5 +2,3 @@
 
 # The hub's own database, in the hub-data volume (compose.yaml).
 HUB_DB_URL = "sqlite:////srv/jupyterhub/jupyterhub.sqlite"
-# The proxy's pid file, beside it.
-PROXY_PID_FILE = "/srv/jupyterhub/jupyterhub-proxy.pid"

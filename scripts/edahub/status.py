@@ -22,7 +22,7 @@ from edahub_core.names import USER_PREFIX_LABEL
 from edahub_core.settings import SettingsError, keys_for_service, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-SERVICES = ("hub", "netpolicy", "mariadb", "mongodb")
+SERVICES = ("hub", "proxy", "netpolicy", "mariadb", "mongodb")
 DISK_WARN_FRACTION = 0.10
 MEMORY_WARN_FRACTION = 0.90
 _UNITS = {"B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12,

@@ -1,13 +1,14 @@
 """The network policy of users' servers: what they may reach, as iptables rules.
 
-Users' servers may open connections to the hub's API and the proxy, to both databases,
+Users' servers may open connections to the hub's API and the proxy's public port (not
+its API), to both databases,
 to the host's DNS resolvers and (``EDAHUB_USER_INTERNET``) to public addresses; nothing
 else: not each other, not the host, not the ranges in ``EDAHUB_NETWORK_BLOCKED``
 (private ranges and the cloud metadata address by default). Replies to connections the
 hub opens to them are allowed.
 
 How users are told apart: the stack's network is ``<EDAHUB_NETWORK_PREFIX>.0.0/16``; the
-hub and the databases have fixed addresses in its first /24 (compose.yaml), and Docker
+hub, the proxy and the databases have fixed addresses in its first /24 (compose.yaml), and Docker
 gives users' containers addresses from its upper half only (the network's ``ip_range``).
 Users' containers hold no capability (hub/jupyterhub_config.py), so they cannot forge
 another source address.
@@ -42,7 +43,9 @@ log = logging.getLogger("edahub.netpolicy")
 HUB_HOST = "0.2"
 MARIADB_HOST = "0.3"
 MONGODB_HOST = "0.4"
-HUB_PORTS = (8000, 8081)  # the proxy's public port, the hub's API
+PROXY_HOST = "0.5"
+HUB_PORT = 8081  # the hub's API
+PROXY_PORT = 8000  # the proxy's public port (not its API, 8001)
 MARIADB_PORT = 3306
 MONGODB_PORT = 27017
 BRIDGE_SYSCTL = "/proc/sys/net/bridge/bridge-nf-call-iptables"
@@ -76,6 +79,10 @@ class Layout:
         return self.address(HUB_HOST)
 
     @property
+    def proxy(self):
+        return self.address(PROXY_HOST)
+
+    @property
     def mariadb(self):
         return self.address(MARIADB_HOST)
 
@@ -106,10 +113,9 @@ class Policy:
         lay = self.layout
         allow = ("-j", "RETURN")
         replies = ("-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED")
-        ports = ",".join(map(str, HUB_PORTS))
         forward = [(replies, allow),
-                   (("-d", f"{lay.hub}/32", "-p", "tcp", "-m", "multiport", "--dports", ports),
-                    allow),
+                   (("-d", f"{lay.hub}/32", "-p", "tcp", "--dport", str(HUB_PORT)), allow),
+                   (("-d", f"{lay.proxy}/32", "-p", "tcp", "--dport", str(PROXY_PORT)), allow),
                    (("-d", f"{lay.mariadb}/32", "-p", "tcp", "--dport", str(MARIADB_PORT)), allow),
                    (("-d", f"{lay.mongodb}/32", "-p", "tcp", "--dport", str(MONGODB_PORT)), allow)]
         for resolver in self.resolvers:

@@ -101,13 +101,17 @@ def test_a_user_cannot_reach_another_users_servers(stack, docker_client, nadia, 
     assert connect_from_hub(stack, docker_client, target, 8888) == "connected"
 
 
-def test_users_reach_the_hub_the_proxy_and_both_databases(stack, nadia):
+def test_users_reach_the_hub_the_proxy_and_both_databases(stack, docker_client, nadia):
     lay = layout(stack)
-    for host, port in (("hub", 8081), ("hub", 8000), ("mariadb", 3306), ("mongodb", 27017),
-                       (lay.hub, 8081), (lay.mariadb, 3306), (lay.mongodb, 27017)):
+    for host, port in (("hub", 8081), ("proxy", 8000), ("mariadb", 3306), ("mongodb", 27017),
+                       (lay.hub, 8081), (lay.proxy, 8000), (lay.mariadb, 3306),
+                       (lay.mongodb, 27017)):
         assert connect_from_user(nadia, host, port) == "connected", (host, port)
-    # ...but no other port of theirs.
-    assert connect_from_user(nadia, "hub", 8080).startswith("refused")
+    # ...but no other port of theirs: not the proxy's API, where routes are made (a user
+    # with a route could take over another user's URL), which the hub reaches.
+    assert connect_from_user(nadia, "proxy", 8001).startswith("refused")
+    assert connect_from_hub(stack, docker_client, "proxy", 8001) == "connected"
+    assert connect_from_user(nadia, "proxy", 8080).startswith("refused")
 
 
 @pytest.fixture

@@ -14,12 +14,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_stack_is_healthy_and_only_the_hub_is_published(stack):
     services = stack.compose.services()
-    assert set(services) == {"hub", "netpolicy", "mariadb", "mongodb"}, \
+    assert set(services) == {"hub", "proxy", "netpolicy", "mariadb", "mongodb"}, \
         "singleuser must never be started"
-    for name in ("hub", "netpolicy", "mariadb", "mongodb"):
+    for name in ("hub", "proxy", "netpolicy", "mariadb", "mongodb"):
         assert services[name].health == "healthy", services[name]
     published = {name for name, state in services.items() if state.published_ports}
-    assert published == {"hub"}
+    assert published == {"proxy"}
 
 
 def test_admin_logs_in_through_the_form_and_wrong_passwords_fail(stack):

@@ -108,14 +108,37 @@ def test_compose_publishes_the_redirect_port_and_hands_over_files_as_secrets():
     from pathlib import Path
 
     compose = yaml.safe_load((Path(__file__).resolve().parents[2] / "compose.yaml").read_text())
-    hub = compose["services"]["hub"]
+    hub, proxy = compose["services"]["hub"], compose["services"]["proxy"]
     assert any(port.endswith(":8080") and "EDAHUB_HTTP_REDIRECT_PORT" in port
-               for port in hub["ports"])
+               for port in proxy["ports"])
     assert {"tls_cert", "tls_key", "bitbucket_client_secret"} <= set(hub["secrets"])
+    assert set(proxy["secrets"]) == {"tls_cert", "tls_key"}
     assert compose["secrets"]["tls_key"]["file"] == "${EDAHUB_TLS_KEY:-/dev/null}"
-    # The health check (in the image) speaks HTTPS when a certificate is set.
+    # The health checks: the hub's (in the image) on its own port; the proxy's speaks
+    # HTTPS when a certificate is set.
     dockerfile = (Path(__file__).resolve().parents[2] / "hub" / "Dockerfile").read_text()
     assert 'CMD ["python3", "-m", "edahub_hub.healthcheck"]' in dockerfile
+    assert proxy["healthcheck"]["test"] == ["CMD", "python3", "-m", "edahub_hub.healthcheck",
+                                            "proxy"]
+
+
+def test_the_proxy_container_serves_https_with_the_operators_files(monkeypatch):
+    from edahub_core.settings import keys_for_service, load_settings
+    from edahub_hub import proxy
+
+    environ = {"EDAHUB_PROXY_AUTH_TOKEN": "ab" * 32, "EDAHUB_TLS_CERT": "/srv/tls/cert.pem",
+               "EDAHUB_TLS_KEY": "/srv/tls/key.pem",
+               "EDAHUB_PUBLIC_URL": "https://eda.example.org:8443"}
+    settings = load_settings(environ, keys=keys_for_service("proxy"))
+    command = proxy.proxy_command(settings)
+    assert command[:5] == ["configurable-http-proxy", "--ip", "0.0.0.0", "--port", "8000"]
+    assert command[command.index("--ssl-cert") + 1] == https.CERT
+    assert command[command.index("--ssl-key") + 1] == https.KEY
+    assert command[-4:] == ["--redirect-port", "8080", "--redirect-to", "8443"]
+    assert command[command.index("--default-target") + 1] == "http://hub:8081"
+    plain = proxy.proxy_command(load_settings({"EDAHUB_PROXY_AUTH_TOKEN": "ab" * 32},
+                                              keys=keys_for_service("proxy")))
+    assert "--ssl-cert" not in plain and "--redirect-port" not in plain
 
 
 def test_the_proxy_redirects_http_to_the_public_https_port():

@@ -19,17 +19,21 @@ def compose():
 
 def test_no_version_key_and_services_named_after_folders(compose):
     assert "version" not in compose
-    assert set(compose["services"]) == {"hub", "singleuser", "mariadb", "mongodb", "netpolicy"}
-    for name in set(compose["services"]) - {"netpolicy"}:  # netpolicy runs the hub's image
+    assert set(compose["services"]) == {"hub", "singleuser", "mariadb", "mongodb", "netpolicy",
+                                        "proxy"}
+    for name in set(compose["services"]) - {"netpolicy", "proxy"}:  # the hub's image
         assert (ROOT / name).is_dir()
 
 
-def test_only_the_hub_is_published(compose):
+def test_only_the_proxy_is_published_and_it_holds_no_socket_or_state(compose):
     published = [name for name, svc in compose["services"].items() if svc.get("ports")]
-    assert published == ["hub"]
+    assert published == ["proxy"]
+    proxy = compose["services"]["proxy"]
+    assert "volumes" not in proxy and "group_add" not in proxy
+    assert proxy["cap_drop"] == ["ALL"] and "no-new-privileges:true" in proxy["security_opt"]
 
 
-@pytest.mark.parametrize("service", ["hub", "netpolicy"])
+@pytest.mark.parametrize("service", ["hub", "netpolicy", "proxy"])
 def test_services_receive_exactly_their_settings(compose, service):
     assert sorted(compose["services"][service]["environment"]) == \
         sorted(keys_for_service(service))
@@ -54,7 +58,7 @@ def test_the_network_layout_is_the_one_the_policy_assumes(compose):
     assert ipam == [{"subnet": layout.subnet, "ip_range": layout.users,
                      "gateway": layout.address("0.1")}]
     for svc, address in (("hub", layout.hub), ("mariadb", layout.mariadb),
-                         ("mongodb", layout.mongodb)):
+                         ("mongodb", layout.mongodb), ("proxy", layout.proxy)):
         assert compose["services"][svc]["networks"]["jupyterhub"]["ipv4_address"] == address
     netpolicy = compose["services"]["netpolicy"]
     assert netpolicy["network_mode"] == "host"

@@ -61,8 +61,8 @@ def rules_text():
 
 def test_the_layout_puts_users_in_the_upper_half_and_services_below():
     assert LAYOUT.subnet == "172.31.0.0/16" and LAYOUT.users == "172.31.128.0/17"
-    assert (LAYOUT.hub, LAYOUT.mariadb, LAYOUT.mongodb) == ("172.31.0.2", "172.31.0.3",
-                                                              "172.31.0.4")
+    assert (LAYOUT.hub, LAYOUT.mariadb, LAYOUT.mongodb, LAYOUT.proxy) == (
+        "172.31.0.2", "172.31.0.3", "172.31.0.4", "172.31.0.5")
 
 
 def test_users_reach_the_hub_the_databases_and_dns_and_nothing_private():
@@ -70,7 +70,9 @@ def test_users_reach_the_hub_the_databases_and_dns_and_nothing_private():
     forward = [line for line in text.splitlines() if line.startswith("-A EDAHUB-F-172.31")]
     allowed = [line for line in forward if line.endswith("-j RETURN")]
     assert "ESTABLISHED" in allowed[0]  # replies to the hub's own connections first
-    assert any("-d 172.31.0.2/32 -p tcp -m multiport --dports 8000,8081" in r for r in allowed)
+    assert any("-d 172.31.0.2/32 -p tcp --dport 8081" in r for r in allowed)  # the hub's API
+    assert any("-d 172.31.0.5/32 -p tcp --dport 8000" in r for r in allowed)  # the proxy
+    assert not any("8001" in r for r in allowed), "the proxy's API is not for users"
     assert any("-d 172.31.0.3/32 -p tcp --dport 3306" in r for r in allowed)
     assert any("-d 172.31.0.4/32 -p tcp --dport 27017" in r for r in allowed)
     assert sum("-d 10.255.255.53/32" in r for r in allowed) == 2  # udp and tcp

@@ -5,7 +5,7 @@ import pytest
 
 from edahub.status import Server, Status, parse_size
 
-HEALTHY = {"hub": "running/healthy", "netpolicy": "running/healthy",
+HEALTHY = {"hub": "running/healthy", "proxy": "running/healthy", "netpolicy": "running/healthy",
            "mariadb": "running/healthy", "mongodb": "running/healthy"}
 
 

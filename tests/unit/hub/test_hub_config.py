@@ -25,6 +25,7 @@ SECRETS = {
     "EDAHUB_COOKIE_SECRET": "c0" * 32,
     "EDAHUB_CRYPT_KEY": "c1" * 32,
     "EDAHUB_METRICS_TOKEN": "e7" * 32,
+    "EDAHUB_PROXY_AUTH_TOKEN": "e8" * 32,
     "EDAHUB_DB_PASSWORD_KEY": "c2" * 32,
     "EDAHUB_MARIADB_PROVISIONER_PASSWORD": "MariaProvisionerSecret7",
     "EDAHUB_MONGODB_PROVISIONER_PASSWORD": "MongoProvisionerSecret8",
@@ -71,7 +72,6 @@ def load_hub_config(monkeypatch, tmp_path):
     import edahub_hub
 
     monkeypatch.setattr(edahub_hub, "HUB_DB_URL", f"sqlite:///{tmp_path / 'jupyterhub.sqlite'}")
-    monkeypatch.setattr(edahub_hub, "PROXY_PID_FILE", str(tmp_path / "jupyterhub-proxy.pid"))
     exists = os.path.exists
     # The compose secrets are files in the container; none on this machine, whatever it has.
     monkeypatch.setattr(os.path, "exists",
@@ -269,15 +269,12 @@ def test_bad_settings_stop_the_hub_with_the_fix_and_no_secret(
     assert secrets and not [secret for secret in secrets if secret in err]
 
 
-def test_a_leftover_proxy_pid_file_is_removed_before_the_hub_starts(load_hub_config,
-                                                                   native_environ, tmp_path):
-    # A killed hub leaves it; JupyterHub would kill whatever process has that pid now
-    # (jupyterhub/jupyterhub#2886).
-    pid_file = tmp_path / "jupyterhub-proxy.pid"
-    pid_file.write_text("12\n")
+def test_the_hub_manages_the_proxy_of_its_own_container_with_the_token(load_hub_config,
+                                                                       native_environ):
     c = load_hub_config(native_environ)
-    assert c.ConfigurableHTTPProxy.pid_file == str(pid_file)
-    assert not pid_file.exists()
+    assert c.ConfigurableHTTPProxy.should_start is False
+    assert c.ConfigurableHTTPProxy.api_url == "http://proxy:8001"
+    assert c.ConfigurableHTTPProxy.auth_token == native_environ["EDAHUB_PROXY_AUTH_TOKEN"]
 
 
 def test_users_servers_outlive_the_hub(load_hub_config, native_environ):
