@@ -1,6 +1,8 @@
 """Day-2 operations on the real stack: bounded logs, the operator's announcement, quiet
 JupyterLab (no news prompt)."""
 
+import textwrap
+
 import pytest
 
 pytestmark = pytest.mark.integration
@@ -73,9 +75,20 @@ def run_status(stack):
 
 def test_status_shows_services_servers_sizes_and_disk_on_one_screen(stack, running_server):
     lena = running_server("lena")
-    # MongoDB lists a database once it holds something.
-    stored = lena.execute("import os, pymongo; pymongo.MongoClient(os.environ['MONGODB_URI'])"
-                          ".get_default_database().notes.insert_one({'n': 1})")
+    # A few MiB in her home and each of her databases, so they are among the largest the
+    # status lists.
+    stored = lena.execute(textwrap.dedent("""
+        import os, pymongo, pymysql
+        open(os.path.expanduser("~/status-test.bin"), "wb").write(os.urandom(2**21))
+        pymongo.MongoClient(os.environ["MONGODB_URI"]).get_default_database().blobs \\
+            .insert_many([{"b": os.urandom(2**20)} for _ in range(3)])
+        conn = pymysql.connect(read_default_file=os.path.expanduser("~/.my.cnf"),
+                               autocommit=True)
+        cur = conn.cursor()
+        cur.execute("CREATE TABLE IF NOT EXISTS blobs (b LONGBLOB)")
+        for _ in range(3):
+            cur.execute("INSERT INTO blobs VALUES (%s)", (os.urandom(2**20),))
+    """))
     assert stored.reply["status"] == "ok", stored.error
     result = run_status(stack)
     out = result.stdout
