@@ -67,7 +67,7 @@ def check_port_free(address, port, already_ours=False, setting="EDAHUB_HUB_PORT"
     ``setting`` is the one that chose the port, named in the fix.
     """
     if already_ours:
-        return f"port {port} is served by edahub's hub already"
+        return f"port {port} is served by edahub's proxy already"
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         # Bind the way the engine's port proxy will (SO_REUSEADDR, as Go's listeners do):
         # connections left in TIME_WAIT by a stack that just stopped do not hold the
@@ -121,6 +121,51 @@ def docker_root_dir(runner=run):
     except ValueError:
         return None
     return path if path and os.path.isdir(path) else None
+
+
+# What the hub, the proxy and both databases need beside users' servers.
+PLATFORM_RESERVE = 2 * 2**30
+_SIZE_UNITS = {"K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+
+
+def size_bytes(text):
+    """Bytes in a size setting such as 512M or 2G."""
+    return int(float(text[:-1]) * _SIZE_UNITS[text[-1]])
+
+
+def check_user_limits(mem_limit, cpu_limit, host_memory, host_cores):
+    """Each user's limits fit the engine's host (docs/operations.md, "Limits").
+
+    The rule: one user's memory limit leaves PLATFORM_RESERVE for the platform, and one
+    user's CPU limit is at most the host's cores. Returns how many users fit at their full
+    memory limit; raises UserError with the fix otherwise.
+    """
+    problems = []
+    if mem_limit and size_bytes(mem_limit) > host_memory - PLATFORM_RESERVE:
+        problems.append(
+            f"EDAHUB_USER_MEM_LIMIT={mem_limit} leaves less than 2 GiB of this host's "
+            f"{host_memory / 2**30:.1f} GiB for the hub and the databases")
+    if cpu_limit and cpu_limit > host_cores:
+        problems.append(f"EDAHUB_USER_CPU_LIMIT={cpu_limit:g} is more than this host's "
+                        f"{host_cores} cores")
+    if problems:
+        raise UserError("; ".join(problems),
+                        "lower the limit in .env (docs/operations.md, \"Limits\", gives the rule)")
+    if not mem_limit:
+        return f"{host_cores} cores, {host_memory / 2**30:.1f} GiB; no memory limit per user"
+    fit = max(0, (host_memory - PLATFORM_RESERVE) // size_bytes(mem_limit))
+    return (f"{host_cores} cores, {host_memory / 2**30:.1f} GiB: {fit} users fit at their full "
+            f"{mem_limit} memory limit")
+
+
+def engine_resources(client_factory=None):
+    """(memory in bytes, cores) of the engine's host."""
+    if client_factory is None:
+        import docker
+
+        client_factory = docker.from_env
+    info = client_factory().info()
+    return info["MemTotal"], info["NCPU"]
 
 
 def docker_socket_gid(path="/var/run/docker.sock"):

@@ -62,12 +62,12 @@ def ensure_compose_v2(inst):
 
 
 def ensure_host_resources(inst):
-    """Settings readable, port free, disk space available."""
+    """Settings readable, port free, disk space available, users' limits fit the host."""
     existing = envfile.read_env_file(inst.env_path) if inst.env_path.exists() else {}
     placement = load_settings({**inst.requested, **existing},
                               keys=["EDAHUB_HUB_PORT", "EDAHUB_HUB_BIND_ADDRESS",
                                     "EDAHUB_HTTP_REDIRECT_PORT"])
-    ours = hub_is_running(inst)
+    ours = proxy_is_running(inst)
     found = [
         hostchecks.check_port_free(placement.hub_bind_address, placement.hub_port,
                                    already_ours=ours),
@@ -76,6 +76,10 @@ def ensure_host_resources(inst):
     ]
     path = hostchecks.docker_root_dir() or str(inst.root)
     found.append(hostchecks.check_disk_space(path, inst.min_free_gib))
+    limits = load_settings({**inst.requested, **existing},
+                           keys=["EDAHUB_USER_MEM_LIMIT", "EDAHUB_USER_CPU_LIMIT"])
+    found.append(hostchecks.check_user_limits(limits.user_mem_limit, limits.user_cpu_limit,
+                                              *hostchecks.engine_resources()))
     return "; ".join(found)
 
 
@@ -210,10 +214,10 @@ def print_admin_password_once(inst):
     )
 
 
-def hub_is_running(inst):
-    """True when this installation's hub container is up (it holds the port itself)."""
-    hub = inst.project.services().get("hub")
-    return bool(hub and hub.running)
+def proxy_is_running(inst):
+    """True when this installation's proxy is up (it holds the published ports itself)."""
+    proxy = inst.project.services().get("proxy")
+    return bool(proxy and proxy.running)
 
 
 def stream_build(cmd):

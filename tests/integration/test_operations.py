@@ -112,3 +112,14 @@ def test_status_names_a_stopped_network_policy_as_something_to_act_on(stack):
     assert result.returncode == 1, result.stdout + result.stderr
     assert "netpolicy  exited" in result.stdout
     assert "users' servers are not fenced in" in result.stdout
+
+
+def test_users_see_their_memory_use_against_their_limit(stack, running_server):
+    lena = running_server("lena")
+    # What JupyterLab's status bar shows (jupyter-resource-usage), from the user's server.
+    response = lena.server_api("GET", "/metrics/v1")
+    assert response.status_code == 200, response.text[:300]
+    metrics = response.json()
+    limit = metrics["limits"]["memory"]["rss"]
+    assert limit == 2**30, "the test stack's EDAHUB_USER_MEM_LIMIT is 1G"
+    assert 0 < metrics["rss"] < limit

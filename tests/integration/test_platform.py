@@ -121,8 +121,10 @@ def test_bootstrap_on_a_running_stack_changes_nothing(stack):
         capture_output=True, text=True, timeout=900, stdin=subprocess.DEVNULL,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "[3/8] Settings readable, port free, disk space available ... " in result.stdout
-    assert "served by edahub's hub already" in result.stdout
+    assert "[3/8] Settings readable, port free, disk space available, users' limits fit the " \
+        "host ... " in result.stdout
+    assert "users fit at their full 1G memory limit" in result.stdout
+    assert "served by edahub's proxy already" in result.stdout
     assert "complete, nothing to add" in result.stdout
     assert f"edahub is up at http://localhost:{stack.values['EDAHUB_HUB_PORT']}" in result.stdout
     assert "password" not in result.stdout.replace("password shown at first run", "")

@@ -112,3 +112,19 @@ def test_a_port_whose_last_connection_is_in_time_wait_counts_as_free():
     client.close()
     listener.close()
     assert hostchecks.check_port_free("127.0.0.1", port) == f"port {port} is free"
+
+
+def test_users_limits_that_fit_the_host_say_how_many_users_fit():
+    text = hostchecks.check_user_limits("2G", 1.0, host_memory=16 * 2**30, host_cores=4)
+    assert text == "4 cores, 16.0 GiB: 7 users fit at their full 2G memory limit"
+    assert "no memory limit" in hostchecks.check_user_limits(None, 0, 8 * 2**30, 2)
+
+
+@pytest.mark.parametrize("mem, cpu, expected", [
+    ("7G", 1.0, "EDAHUB_USER_MEM_LIMIT=7G leaves less than 2 GiB of this host's 8.0 GiB"),
+    ("2G", 4.0, "EDAHUB_USER_CPU_LIMIT=4 is more than this host's 2 cores"),
+])
+def test_users_limits_that_do_not_fit_the_host_are_refused_with_the_rule(mem, cpu, expected):
+    with pytest.raises(UserError, match="docs/operations.md") as error:
+        hostchecks.check_user_limits(mem, cpu, host_memory=8 * 2**30, host_cores=2)
+    assert expected in str(error.value)
