@@ -18,7 +18,8 @@ import hmac
 import time
 from dataclasses import dataclass
 
-from edahub_core.names import PROVISIONER, SHARED_DATASETS, database_name, require_database_name
+from edahub_core.names import (DATABASE_CONNECTIONS_PER_USER, PROVISIONER, SHARED_DATASETS,
+                               database_name, require_database_name)
 
 MARIADB_HOST = "mariadb"
 MARIADB_PORT = 3306
@@ -123,7 +124,8 @@ class MariaDBProvisioner:
         with self._connect() as conn, conn.cursor() as cur:
             cur.execute(f"CREATE DATABASE IF NOT EXISTS `{name}`")
             cur.execute("CREATE USER IF NOT EXISTS %s@'%%' IDENTIFIED BY %s "
-                        "WITH MAX_USER_CONNECTIONS 30", (creds.name, creds.mariadb_password))
+                        f"WITH MAX_USER_CONNECTIONS {DATABASE_CONNECTIONS_PER_USER}",
+                        (creds.name, creds.mariadb_password))
             cur.execute("ALTER USER %s@'%%' IDENTIFIED BY %s", (creds.name, creds.mariadb_password))
             # '_' is a wildcard in a grant's database name: escaped, the grant covers
             # exactly this database, not "u_alice_x" look-alikes such as "u alice x".

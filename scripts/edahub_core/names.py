@@ -91,6 +91,10 @@ def container_name(user_prefix, username):
 
 USER_DATABASE_PREFIX = "u_"
 SHARED_DATASETS = "datasets"  # read-only for every user when EDAHUB_SHARED_DATASETS is on
+# Most connections one user's server may hold to each database: MariaDB enforces it per
+# account (MAX_USER_CONNECTIONS), the network policy per container for MongoDB, which
+# has no per-user limit (edahub_core/netpolicy.py).
+DATABASE_CONNECTIONS_PER_USER = 30
 PROVISIONER = "edahub_provisioner"  # the hub's account in both engines
 _SAFE_PART_LENGTH = 20
 _HASH_LENGTH = 24

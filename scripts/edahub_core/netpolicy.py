@@ -37,6 +37,8 @@ import sys
 import time
 from dataclasses import dataclass
 
+from edahub_core.names import DATABASE_CONNECTIONS_PER_USER
+
 log = logging.getLogger("edahub.netpolicy")
 
 # Fixed addresses in the stack's network (compose.yaml uses the same; a unit test checks).
@@ -117,6 +119,11 @@ class Policy:
                    (("-d", f"{lay.hub}/32", "-p", "tcp", "--dport", str(HUB_PORT)), allow),
                    (("-d", f"{lay.proxy}/32", "-p", "tcp", "--dport", str(PROXY_PORT)), allow),
                    (("-d", f"{lay.mariadb}/32", "-p", "tcp", "--dport", str(MARIADB_PORT)), allow),
+                   # MongoDB has no per-user connection limit: one server may hold at most
+                   # DATABASE_CONNECTIONS_PER_USER, so nobody can use up the server's.
+                   (("-d", f"{lay.mongodb}/32", "-p", "tcp", "--dport", str(MONGODB_PORT),
+                     "-m", "connlimit", "--connlimit-above", str(DATABASE_CONNECTIONS_PER_USER),
+                     "--connlimit-mask", "32"), REJECT),
                    (("-d", f"{lay.mongodb}/32", "-p", "tcp", "--dport", str(MONGODB_PORT)), allow)]
         for resolver in self.resolvers:
             for protocol in ("udp", "tcp"):

@@ -21,6 +21,7 @@ import time
 
 import pytest
 
+from edahub_core.names import DATABASE_CONNECTIONS_PER_USER
 from edahub_core.netpolicy import Layout
 from stacktools import BLOCKED_TEST_RANGE, host_routes
 
@@ -262,3 +263,33 @@ def test_the_provisioning_accounts_log_in_only_from_the_hub(stack, nadia):
     result = nadia.execute(code, timeout=60)
     assert result.reply["status"] == "ok", result.error
     assert result.stdout.splitlines() == ["mariadb: refused 1045", "mongodb: refused 18"]
+
+
+def test_one_user_cannot_use_up_mongodbs_connections(stack, nadia, oscar):
+    # nadia opens connections until refused; oscar still gets his, and hers work again
+    # once she lets go.
+    flood = textwrap.dedent("""
+        import socket
+        held, refused = [], None
+        for i in range(60):
+            s = socket.socket()
+            s.settimeout(3)
+            try:
+                s.connect(("mongodb", 27017))
+                held.append(s)
+            except OSError as error:
+                refused = type(error).__name__
+                break
+        print(len(held), refused)
+        for s in held:
+            s.close()
+    """)
+    result = nadia.execute(flood, timeout=120)
+    assert result.reply["status"] == "ok", result.error
+    count, refused = result.stdout.split()
+    # Her kernel's own connections count too (none here), so at most the cap.
+    assert int(count) <= DATABASE_CONNECTIONS_PER_USER and refused != "None", result.stdout
+    assert int(count) >= DATABASE_CONNECTIONS_PER_USER - 2, result.stdout
+    assert connect_from_user(oscar, "mongodb", 27017) == "connected"
+    time.sleep(1)
+    assert connect_from_user(nadia, "mongodb", 27017) == "connected"

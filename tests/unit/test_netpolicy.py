@@ -76,12 +76,19 @@ def test_users_reach_the_hub_the_databases_and_dns_and_nothing_private():
     assert any("-d 172.31.0.3/32 -p tcp --dport 3306" in r for r in allowed)
     assert any("-d 172.31.0.4/32 -p tcp --dport 27017" in r for r in allowed)
     assert sum("-d 10.255.255.53/32" in r for r in allowed) == 2  # udp and tcp
-    rejected = [line.split(" -m comment")[0] for line in forward if "REJECT" in line]
+    ranges = [line.split(" -m comment")[0] for line in forward
+              if "REJECT" in line and "connlimit" not in line]
     # Their own network (each other) always; then the blocked list.
-    assert rejected == ["-A EDAHUB-F-172.31 -d 172.31.0.0/16", "-A EDAHUB-F-172.31 -d 10.0.0.0/8",
-                        "-A EDAHUB-F-172.31 -d 169.254.0.0/16"]
+    assert ranges == ["-A EDAHUB-F-172.31 -d 172.31.0.0/16", "-A EDAHUB-F-172.31 -d 10.0.0.0/8",
+                      "-A EDAHUB-F-172.31 -d 169.254.0.0/16"]
     assert forward.index(allowed[-1]) < forward.index(
-        next(line for line in forward if "REJECT" in line)), "an allow after a reject is dead"
+        next(line for line in forward if line.startswith(ranges[0]))), \
+        "an allow after a range's reject is dead"
+    # More than 30 connections from one server to MongoDB are refused, before its allow.
+    cap = next(i for i, line in enumerate(forward) if "connlimit" in line)
+    assert "-d 172.31.0.4/32 -p tcp --dport 27017 -m connlimit --connlimit-above 30 " \
+           "--connlimit-mask 32" in forward[cap] and "REJECT" in forward[cap]
+    assert "-d 172.31.0.4/32 -p tcp --dport 27017 -m comment" in forward[cap + 1]
     incoming = [line for line in text.splitlines() if line.startswith("-A EDAHUB-I-172.31")]
     assert "ESTABLISHED" in incoming[0] and incoming[1].endswith("REJECT --reject-with "
                                                                    "icmp-admin-prohibited")
