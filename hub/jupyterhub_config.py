@@ -82,6 +82,9 @@ if settings.public_url:
 
         c.Spawner.pre_spawn_hook = secure_xsrf_cookie
 c.JupyterHub.tornado_settings.update({"cookie_options": cookie_options})
+# Origin isolation (docs/security.md): each user's server on <name>.<the hub's host>.
+if settings.user_subdomains:
+    c.JupyterHub.subdomain_host = settings.public_url
 
 # --- HTTPS (docs/https.md) -------------------------------------------------------------
 if settings.tls_cert:

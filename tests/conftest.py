@@ -4,8 +4,8 @@ Docker is imported inside fixtures only, so the unit tests run without an engine
 
 Order (``pytest_collection_modifyitems``): unit tests first, in random order
 (pytest-randomly; its seed is printed at the top), then the host-tool tests, the image
-tests, the packages with a stack of their own (tests/integration/bitbucket/ and
-culling/; each stack is removed when its package's last test ends), the shared native
+tests, the packages with a stack of their own (tests/integration/bitbucket/,
+culling/ and subdomains/; each stack is removed when its package's last test ends), the shared native
 stack's tests, and last, by design, the modules marked ``disruptive`` (they stop every
 server or restart the whole stack). Outside the unit tests the order is the files' own,
 so a CI run is reproducible; every test must still pass alone.
@@ -65,7 +65,8 @@ def run_group(item):
         return 2
     if item.get_closest_marker("disruptive"):
         return 5
-    if path[:2] in (("integration", "bitbucket"), ("integration", "culling")):
+    if path[:2] in (("integration", "bitbucket"), ("integration", "culling"),
+                    ("integration", "subdomains")):
         return 3  # stacks of their own, one package each
     return 4
 

@@ -26,6 +26,9 @@ def free_port():
         return probe.getsockname()[1]
 
 
+# The reserved .test domain (RFC 2606) of the stack with EDAHUB_USER_SUBDOMAINS
+# (tests/integration/subdomains/), which the tests resolve to 127.0.0.1 themselves.
+SUBDOMAIN_TEST_DOMAIN = "edahub.test"
 # TEST-NET-3 (RFC 5737): blocked on the shared test stack on top of the default list,
 # and served from a namespace by tests/integration/test_attacks_network.py. (Not
 # TEST-NET-1: some sandboxes, this CI machine's among them, use 192.0.2.0/24 as their LAN.)

@@ -27,6 +27,9 @@ def proxy_command(settings):
                # Until the hub has registered its routes (and for any unknown path): the hub.
                "--default-target", HUB_URL, "--error-target", f"{HUB_URL}/hub/error",
                "--log-level", "info"]
+    if settings.user_subdomains:
+        # Routes name a host (<user>.<the hub's host>), as JupyterHub makes them then.
+        command.append("--host-routing")
     if settings.tls_cert:
         command += ["--ssl-cert", https.CERT, "--ssl-key", https.KEY,
                     *https.proxy_command(settings.public_url)[1:]]

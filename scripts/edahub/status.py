@@ -157,9 +157,12 @@ MARIADB_SIZES = ('export MYSQL_PWD="$MARIADB_ROOT_PASSWORD"; exec mariadb -uroot
                  'FROM information_schema.schemata s LEFT JOIN information_schema.tables t '
                  'ON t.table_schema = s.schema_name WHERE BINARY s.schema_name REGEXP '
                  f"'{DATABASE_REGEX}' GROUP BY s.schema_name\"")
-MONGODB_SIZES_JS = ("db.adminCommand({listDatabases: 1}).databases"
+# Data and index sizes (what users stored, current at once; the size on disk follows only
+# at the storage engine's next checkpoint).
+MONGODB_SIZES_JS = ("db.adminCommand({listDatabases: 1, nameOnly: true}).databases"
                     ".filter(d => new RegExp(process.env.EDAHUB_DATABASES).test(d.name))"
-                    ".forEach(d => print(d.name + ' ' + d.sizeOnDisk))")
+                    ".forEach(d => { const s = db.getSiblingDB(d.name).stats(); "
+                    "print(d.name + ' ' + Math.round(s.dataSize + s.indexSize)); })")
 
 
 def _databases(project):

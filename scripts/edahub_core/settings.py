@@ -525,6 +525,14 @@ SETTINGS = (
     ),
     # Users' servers ---------------------------------------------------------
     Setting(
+        "EDAHUB_USER_SUBDOMAINS", "Users' servers",
+        "Serve each user's server on a host of its own, <name>.<EDAHUB_PUBLIC_URL's host>, "
+        "so that script in a notebook runs on the user's origin, not the hub's. Needs "
+        "EDAHUB_PUBLIC_URL, wildcard DNS for *.<host> and, with HTTPS, a wildcard "
+        "certificate (docs/security.md).",
+        Boolean(), "false", services=("hub", "proxy"),
+    ),
+    Setting(
         "EDAHUB_NETWORK_NAME", "Users' servers",
         "Name of the Docker network shared by the hub, the databases and users' servers.",
         DOCKER_NAME, "jupyterhub", services=("hub",),
@@ -804,6 +812,16 @@ def _tls_public_url(get):
     return []
 
 
+def _subdomains_public_url(get):
+    if get("EDAHUB_USER_SUBDOMAINS") and not get("EDAHUB_PUBLIC_URL"):
+        return [
+            "EDAHUB_USER_SUBDOMAINS: needs EDAHUB_PUBLIC_URL, the hub's own host name (users "
+            "get <name>.<that host>), e.g. https://eda.example.org with wildcard DNS and a "
+            "wildcard certificate for *.eda.example.org (docs/security.md)"
+        ]
+    return []
+
+
 RULES = (
     Rule(("EDAHUB_AUTH", "EDAHUB_BITBUCKET_CLIENT_ID", "EDAHUB_BITBUCKET_CLIENT_SECRET"),
          "`EDAHUB_AUTH=bitbucket` needs `EDAHUB_BITBUCKET_CLIENT_ID` and "
@@ -826,6 +844,10 @@ RULES = (
          "With `EDAHUB_TLS_CERT`, `EDAHUB_PUBLIC_URL` is the `https://` URL the certificate "
          "is for.",
          _tls_public_url),
+    Rule(("EDAHUB_USER_SUBDOMAINS", "EDAHUB_PUBLIC_URL"),
+         "`EDAHUB_USER_SUBDOMAINS=true` needs `EDAHUB_PUBLIC_URL`: users' servers are at "
+         "`<name>.<its host>`.",
+         _subdomains_public_url),
 )
 
 
@@ -887,6 +909,7 @@ class Settings:
     tls_key: str
     http_redirect_port: int
     # Users' servers
+    user_subdomains: bool
     network_name: str
     network_prefix: str
     network_policy: bool

@@ -172,3 +172,16 @@ def test_a_certificate_file_that_never_reached_the_hub_is_an_error_not_a_traceba
     problem = https.tls_problem("/host/cert.pem", "/host/key.pem", cert=str(tmp_path),
                                 key=str(tmp_path))  # a directory
     assert "did not reach the hub as a readable file" in str(problem)
+
+
+def test_user_subdomains_need_the_hubs_public_url_and_route_by_host():
+    from edahub_core.settings import SettingsError, keys_for_service, load_settings
+    from edahub_hub import proxy
+
+    token = {"EDAHUB_PROXY_AUTH_TOKEN": "ab" * 32}
+    with pytest.raises(SettingsError, match="EDAHUB_USER_SUBDOMAINS: needs EDAHUB_PUBLIC_URL"):
+        load_settings({**token, "EDAHUB_USER_SUBDOMAINS": "true"}, keys=keys_for_service("proxy"))
+    settings = load_settings({**token, "EDAHUB_USER_SUBDOMAINS": "true",
+                              "EDAHUB_PUBLIC_URL": "http://eda.example.org"},
+                             keys=keys_for_service("proxy"))
+    assert "--host-routing" in proxy.proxy_command(settings)

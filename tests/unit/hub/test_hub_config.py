@@ -296,3 +296,10 @@ def test_culling_settings_reach_the_culler(load_hub_config, native_environ):
 def test_no_culler_when_culling_is_off(load_hub_config, native_environ):
     c = load_hub_config({**native_environ, "EDAHUB_CULL_IDLE_TIMEOUT": "0"})
     assert [s["name"] for s in c.JupyterHub.services] == ["metrics"]
+
+
+def test_user_subdomains_put_each_server_on_a_host_of_its_own(load_hub_config, native_environ):
+    c = load_hub_config({**native_environ, "EDAHUB_PUBLIC_URL": "https://eda.example.org",
+                         "EDAHUB_USER_SUBDOMAINS": "true"})
+    assert c.JupyterHub.subdomain_host == "https://eda.example.org"
+    assert "subdomain_host" not in load_hub_config(native_environ).JupyterHub
