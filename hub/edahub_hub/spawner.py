@@ -86,7 +86,8 @@ class EdahubSpawner(DockerSpawner):
         # The drivers block; a thread keeps the hub's event loop responsive.
         await asyncio.get_running_loop().run_in_executor(None, self.provision_user_databases)
         ip, port = await super().start()
-        base_url = url_path_join(self.user.url, url_escape_path(self.name), "/")
+        # The path alone: with EDAHUB_USER_SUBDOMAINS the user's url names their host.
+        base_url = url_path_join(self.user.base_url, url_escape_path(self.name), "/")
         await self.wait_until_answering(f"http://{ip}:{port}{base_url}api")
         return ip, port
 

@@ -298,8 +298,10 @@ def make_spawner(hub_log):
 
     hub_db = sessionmaker(bind=create_engine("sqlite://"))()  # the hub's database
 
-    def make(username="alice", prefix="edahub", created=None, **config):
-        user = SimpleNamespace(name=username, url=f"/user/{username}/", escaped_name=username,
+    def make(username="alice", prefix="edahub", created=None, user_host="", **config):
+        # As JupyterHub's User: url is the host too when users have subdomains.
+        user = SimpleNamespace(name=username, base_url=f"/user/{username}/",
+                               url=f"{user_host}/user/{username}/", escaped_name=username,
                                db=hub_db, created=created)
         config = {
             "db_password_key": PASSWORD_KEY,

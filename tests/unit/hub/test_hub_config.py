@@ -94,7 +94,8 @@ def without(environ, *keys):
 def make_spawner(config, username):
     from edahub_hub.spawner import EdahubSpawner
 
-    user = SimpleNamespace(name=username, url=f"/user/{username}/", escaped_name=username,
+    user = SimpleNamespace(name=username, base_url=f"/user/{username}/", url=f"/user/{username}/",
+                           escaped_name=username,
                            db=hub_session(), created=None)
     return EdahubSpawner(config=config, user=user, hub=Hub())
 

@@ -67,8 +67,9 @@ def free_port():
         return probe.getsockname()[1]
 
 
+@pytest.mark.parametrize("user_host", ["", "http://alice.eda.example.org"])
 def test_start_returns_as_soon_as_the_server_answers(make_spawner, fake_provisioners,
-                                                     monkeypatch):
+                                                     monkeypatch, user_host):
     # The server comes up 0.6 s after its container started; JupyterHub's own back-off
     # waits up to 0.2, 0.4, 0.8, 1.6 ... s between looks (random within each bound).
     port = free_port()
@@ -79,7 +80,8 @@ def test_start_returns_as_soon_as_the_server_answers(make_spawner, fake_provisio
         return ("127.0.0.1", port)
 
     monkeypatch.setattr(DockerSpawner, "start", start)
-    spawner = make_spawner("alice")
+    # With user subdomains, alice's URL names her host; the check still goes to ip:port.
+    spawner = make_spawner("alice", user_host=user_host)
 
     async def timed():
         began = asyncio.get_running_loop().time()
