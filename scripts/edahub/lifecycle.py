@@ -16,15 +16,12 @@ server gone and shows them as stopped.
 import argparse
 import sys
 import time
-from pathlib import Path
 
-from . import envfile, hostchecks
+from . import hostchecks
 from .compose import ComposeProject
 from .console import UserError, format_duration, progress, run, setup_logging
+from .operator import add_installation_arguments, read_settings
 from edahub_core.names import USER_PREFIX_LABEL
-from edahub_core.settings import SettingsError, load_settings
-
-ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 def user_servers(user_prefix):
@@ -81,9 +78,7 @@ def main(argv=None):
         "stay in their home volumes), then the databases and the network. Start again with "
         "`docker compose up -d`. To restart or upgrade the hub alone, without stopping "
         "anyone's server, use `docker compose up -d` or `docker compose restart hub`.")
-    parser.add_argument("--env-file", type=Path, default=ROOT / ".env",
-                        help="settings file (default: .env next to compose.yaml)")
-    parser.add_argument("--project-name", help="Compose project name (default: edahub)")
+    add_installation_arguments(parser)
     parser.add_argument("--remove-network-policy", action="store_true",
                         help="also remove the iptables rules that fence users' servers in "
                         "(when uninstalling; `docker compose up` puts them back)")
@@ -94,15 +89,7 @@ def main(argv=None):
     setup_logging(None)
     started = time.monotonic()
     try:
-        if not args.env_file.exists():
-            raise UserError(f"{args.env_file} does not exist",
-                            "run this from the installation's folder, or pass --env-file")
-        try:
-            # Only what stopping needs: a .env that lacks a newer setting still stops.
-            settings = load_settings(envfile.read_env_file(args.env_file),
-                                     keys=["EDAHUB_USER_PREFIX"])
-        except SettingsError as error:
-            raise UserError(f"{args.env_file}: {error}") from None
+        settings = read_settings(args.env_file, ["EDAHUB_USER_PREFIX"])
         hostchecks.check_docker_engine()
         project = ComposeProject(args.env_file.resolve(), args.project_name)
         names = stop_platform(project, settings.user_prefix, timeout=args.timeout,

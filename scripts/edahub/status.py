@@ -14,14 +14,14 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import envfile, hostchecks
+from . import hostchecks
 from .backup import DATABASE_REGEX, MONGOSH, is_home_volume
 from .compose import ComposeProject
 from .console import UserError, run, setup_logging
+from .operator import add_installation_arguments, read_settings
 from edahub_core.names import USER_PREFIX_LABEL
-from edahub_core.settings import SettingsError, keys_for_service, load_settings
+from edahub_core.settings import keys_for_service
 
-ROOT = Path(__file__).resolve().parent.parent.parent
 SERVICES = ("hub", "proxy", "netpolicy", "mariadb", "mongodb")
 DISK_WARN_FRACTION = 0.10
 MEMORY_WARN_FRACTION = 0.90
@@ -212,20 +212,12 @@ def main(argv=None):
         description="The platform on one screen: versions, services, users' servers with "
         "memory and CPU, home and database sizes, free disk, and what needs acting on. "
         "Exits 1 when something does.")
-    parser.add_argument("--env-file", type=Path, default=ROOT / ".env",
-                        help="settings file (default: .env next to compose.yaml)")
-    parser.add_argument("--project-name", help="Compose project name (default: edahub)")
+    add_installation_arguments(parser)
     args = parser.parse_args(argv)
     setup_logging(None)
     try:
-        if not args.env_file.exists():
-            raise UserError(f"{args.env_file} does not exist",
-                            "run this from the installation's folder, or pass --env-file")
-        try:
-            keys = ["EDAHUB_USER_PREFIX", "EDAHUB_HUB_IMAGE", *keys_for_service("netpolicy")]
-            settings = load_settings(envfile.read_env_file(args.env_file), keys=keys)
-        except SettingsError as error:
-            raise UserError(f"{args.env_file}: {error}") from None
+        settings = read_settings(args.env_file, ["EDAHUB_USER_PREFIX", "EDAHUB_HUB_IMAGE",
+                                                 *keys_for_service("netpolicy")])
         hostchecks.check_docker_engine()
         status = gather(ComposeProject(args.env_file.resolve(), args.project_name), settings)
     except UserError as error:

@@ -25,6 +25,7 @@ from . import __version__, envfile, hostchecks
 from .backup import create_backup
 from .console import UserError, format_duration, progress, run, setup_logging
 from .installer import ROOT, Installation, stream_build
+from .operator import add_installation_arguments
 from edahub_core.settings import SettingsError, load_settings
 
 STEPS = 5
@@ -81,9 +82,7 @@ def main(argv=None):
         description="Upgrade a running installation to the version of this folder: check "
         ".env, back up, add new settings, build, restart what changed. Users' servers keep "
         "running.")
-    parser.add_argument("--env-file", type=Path, default=ROOT / ".env",
-                        help="settings file (default: .env next to compose.yaml)")
-    parser.add_argument("--project-name", help="Compose project name (default: edahub)")
+    add_installation_arguments(parser)
     parser.add_argument("--backup-dir", type=Path, default=ROOT / "backups",
                         help="where the backup before the upgrade goes (default: backups/)")
     parser.add_argument("--no-backup", action="store_true",
