@@ -177,6 +177,9 @@ if settings.user_mem_limit:
     c.DockerSpawner.mem_limit = settings.user_mem_limit
 if settings.user_cpu_limit:
     c.DockerSpawner.cpu_limit = settings.user_cpu_limit
+# Other limits a user may pick at spawn (a form, or {"profile": NAME} through the API).
+c.EdahubSpawner.profiles = [{"name": p.name, "mem_limit": p.mem_limit, "cpu_limit": p.cpu_limit}
+                            for p in settings.user_profiles or ()]
 # Containment (docs/security.md): a notebook server needs no Linux capability, nothing in
 # it may gain privileges (setuid binaries do nothing), and its process count is bounded.
 c.DockerSpawner.extra_host_config = {

@@ -165,6 +165,7 @@ def stack(docker_client, tmp_path_factory, stack_images):
     yield from start_stack(
         "test", {**stack_images, "EDAHUB_ADMIN_PASSWORD_HASH": hash_password(ADMIN_PASSWORD),
                   "EDAHUB_SHARED_DATASETS": "true",
+                  "EDAHUB_USER_PROFILES": "large:1536M:0.5",
                   # A documentation range on top of the default list, which
                   # test_attacks_network.py serves from a namespace of its own.
                   "EDAHUB_NETWORK_BLOCKED": f"{BLOCKED_BY_DEFAULT},{BLOCKED_TEST_RANGE}",

@@ -2,11 +2,12 @@
 
 import asyncio
 import functools
+import html
 import shlex
 
 from dockerspawner import DockerSpawner
 from jupyterhub.utils import url_escape_path, url_path_join
-from traitlets import Bool, Float, Unicode, default
+from traitlets import Bool, Dict, Float, List, Unicode, default
 
 from edahub_core.errors import UserError
 
@@ -34,6 +35,11 @@ class EdahubSpawner(DockerSpawner):
                             help="Drop databases and home volume when the user is deleted.")
     _database_name = None  # set by claim_database_name
 
+    profiles = List(Dict(), config=True,
+                    help="Limits a user may pick at spawn besides the standard ones: "
+                    "{name, mem_limit, cpu_limit} each (EDAHUB_USER_PROFILES).")
+    _standard_limits = None  # (mem_limit, cpu_limit) as configured; set at the first start
+
     ready_poll_interval = Float(
         0.1, config=True,
         help="Seconds between checks that a new server answers, before the hub is told.")
@@ -41,6 +47,52 @@ class EdahubSpawner(DockerSpawner):
     @default("post_start_cmd")
     def _default_post_start_cmd(self):
         return "sh -c " + shlex.quote(WRITE_MY_CNF)
+
+    @default("options_form")
+    def _default_options_form(self):
+        if not self.profiles:
+            return ""  # nothing to choose: JupyterHub shows no form
+        options = [("standard", "Standard")] + [
+            (p["name"], f"{p['name']} ({p['mem_limit']} memory, {p['cpu_limit']:g} cores)")
+            for p in self.profiles]
+        items = "".join(f'<option value="{html.escape(value)}">{html.escape(label)}</option>'
+                        for value, label in options)
+        return (f'<label for="edahub-profile">Resources</label>'
+                f'<select class="form-control" id="edahub-profile" name="profile">{items}'
+                f'</select>')
+
+    def options_from_form(self, formdata):
+        return {"profile": (formdata.get("profile") or ["standard"])[0]}
+
+    def chosen_profile(self):
+        """The profile in ``user_options`` (None: standard); RuntimeError for anything else.
+
+        Only the admin's profiles can be chosen, by name: a request that names another,
+        or asks for limits or anything else directly, starts nothing.
+        """
+        options = dict(self.user_options or {})
+        name = options.pop("profile", "standard")
+        if options:
+            raise RuntimeError(f"Unknown server options: {', '.join(sorted(map(str, options)))}. "
+                               "Only a profile can be chosen.")
+        if name == "standard":
+            return None
+        for profile in self.profiles:
+            if profile["name"] == name:
+                return profile
+        choices = ", ".join(["standard", *(p["name"] for p in self.profiles)])
+        raise RuntimeError(f"There is no profile {str(name)[:40]!r} here; choose one of: {choices}.")
+
+    def apply_profile(self):
+        """Set this start's limits: the chosen profile's, else the standard ones."""
+        if self._standard_limits is None:
+            self._standard_limits = (self.mem_limit, self.cpu_limit)
+        profile = self.chosen_profile()
+        if profile is None:
+            self.mem_limit, self.cpu_limit = self._standard_limits
+        else:
+            self.mem_limit, self.cpu_limit = profile["mem_limit"], profile["cpu_limit"]
+            self.log.info("%s starts with profile %s", self.user.name, profile["name"])
 
     @property
     def credentials(self):
@@ -82,6 +134,7 @@ class EdahubSpawner(DockerSpawner):
         # Read the record afresh at each start (the drop command may have changed it), on
         # the event loop: the hub's database session lives here.
         self._database_name = None
+        self.apply_profile()
         self.claim_database_name()
         # The drivers block; a thread keeps the hub's event loop responsive.
         await asyncio.get_running_loop().run_in_executor(None, self.provision_user_databases)

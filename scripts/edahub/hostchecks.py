@@ -133,7 +133,7 @@ def size_bytes(text):
     return int(float(text[:-1]) * _SIZE_UNITS[text[-1]])
 
 
-def check_user_limits(mem_limit, cpu_limit, host_memory, host_cores):
+def check_user_limits(mem_limit, cpu_limit, host_memory, host_cores, profiles=()):
     """Each user's limits fit the engine's host (docs/operations.md, "Limits").
 
     The rule: one user's memory limit leaves PLATFORM_RESERVE for the platform, and one
@@ -141,13 +141,16 @@ def check_user_limits(mem_limit, cpu_limit, host_memory, host_cores):
     memory limit; raises UserError with the fix otherwise.
     """
     problems = []
-    if mem_limit and size_bytes(mem_limit) > host_memory - PLATFORM_RESERVE:
-        problems.append(
-            f"EDAHUB_USER_MEM_LIMIT={mem_limit} leaves less than 2 GiB of this host's "
-            f"{host_memory / 2**30:.1f} GiB for the hub and the databases")
-    if cpu_limit and cpu_limit > host_cores:
-        problems.append(f"EDAHUB_USER_CPU_LIMIT={cpu_limit:g} is more than this host's "
-                        f"{host_cores} cores")
+    choices = [("EDAHUB_USER_MEM_LIMIT=", "EDAHUB_USER_CPU_LIMIT=", mem_limit, cpu_limit)]
+    choices += [(f"EDAHUB_USER_PROFILES {p.name}: ", f"EDAHUB_USER_PROFILES {p.name}: ",
+                 p.mem_limit, p.cpu_limit) for p in profiles]
+    for mem_name, cpu_name, mem, cpu in choices:
+        if mem and size_bytes(mem) > host_memory - PLATFORM_RESERVE:
+            problems.append(
+                f"{mem_name}{mem} leaves less than 2 GiB of this host's "
+                f"{host_memory / 2**30:.1f} GiB for the hub and the databases")
+        if cpu and cpu > host_cores:
+            problems.append(f"{cpu_name}{cpu:g} cores is more than this host's {host_cores}")
     if problems:
         raise UserError("; ".join(problems),
                         "lower the limit in .env (docs/operations.md, \"Limits\", gives the rule)")

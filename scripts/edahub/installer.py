@@ -77,9 +77,11 @@ def ensure_host_resources(inst):
     path = hostchecks.docker_root_dir() or str(inst.root)
     found.append(hostchecks.check_disk_space(path, inst.min_free_gib))
     limits = load_settings({**inst.requested, **existing},
-                           keys=["EDAHUB_USER_MEM_LIMIT", "EDAHUB_USER_CPU_LIMIT"])
+                           keys=["EDAHUB_USER_MEM_LIMIT", "EDAHUB_USER_CPU_LIMIT",
+                                 "EDAHUB_USER_PROFILES"])
     found.append(hostchecks.check_user_limits(limits.user_mem_limit, limits.user_cpu_limit,
-                                              *hostchecks.engine_resources()))
+                                              *hostchecks.engine_resources(),
+                                              profiles=limits.user_profiles or ()))
     return "; ".join(found)
 
 

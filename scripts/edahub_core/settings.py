@@ -239,6 +239,38 @@ class IPv4List(ValueType):
         return tuple(dict.fromkeys(parsed))
 
 
+@dataclass(frozen=True)
+class Profile:
+    """A choice of limits a user may pick when their server starts."""
+
+    name: str
+    mem_limit: str  # e.g. 4G
+    cpu_limit: float
+
+
+@dataclass(frozen=True)
+class ProfileList(ValueType):
+    """Comma-separated ``name:memory:cores`` entries, e.g. ``large:8G:2``."""
+
+    describe = "comma-separated name:memory:cores"
+
+    def parse(self, text):
+        profiles = []
+        for entry in (e.strip() for e in text.split(",") if e.strip()):
+            parts = entry.split(":")
+            if (len(parts) != 3 or re.fullmatch(r"[a-z][a-z0-9-]{0,31}", parts[0]) is None
+                    or re.fullmatch(SIZE.regex, parts[1]) is None
+                    or re.fullmatch(r"[0-9]+(\.[0-9]+)?", parts[2]) is None
+                    or not 0 < float(parts[2]) <= 1024):
+                raise ValueError(f"{entry!r} is not name:memory:cores such as large:8G:2 (a "
+                                 "lowercase name, a size with K, M, G or T, and 0-1024 cores)")
+            profiles.append(Profile(parts[0], parts[1], float(parts[2])))
+        names = [p.name for p in profiles]
+        if len(set(names)) != len(names):
+            raise ValueError("each profile needs a name of its own")
+        return tuple(profiles)
+
+
 _OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 NETWORK_PREFIX = Pattern(rf"{_OCTET}\.{_OCTET}", "two numbers (e.g. 172.31)",
                          "must be the first two numbers of an IPv4 address, such as 172.31")
@@ -591,6 +623,14 @@ SETTINGS = (
         Number(0, 1024), "1", services=("hub",),
     ),
     Setting(
+        "EDAHUB_USER_PROFILES", "Users' servers",
+        "Other limits a user may choose when their server starts, besides the standard "
+        "EDAHUB_USER_MEM_LIMIT and EDAHUB_USER_CPU_LIMIT: comma-separated "
+        "name:memory:cores, e.g. large:8G:2,gpu-free-xl:16G:4. Empty: no choice offered. "
+        "Each must fit the host (bootstrap checks).",
+        ProfileList(), "", services=("hub",), example="large:8G:2",
+    ),
+    Setting(
         "EDAHUB_USER_PIDS_LIMIT", "Users' servers",
         "Most processes and threads a user's server may run at once; stops a fork or "
         "thread bomb from exhausting the host. A server with a few kernels uses about 100.",
@@ -919,6 +959,7 @@ class Settings:
     user_prefix: str
     user_mem_limit: str
     user_cpu_limit: float
+    user_profiles: tuple[Profile, ...] | None
     user_pids_limit: int
     cull_idle_timeout: int
     cull_every: int

@@ -123,3 +123,25 @@ def test_users_see_their_memory_use_against_their_limit(stack, running_server):
     limit = metrics["limits"]["memory"]["rss"]
     assert limit == 2**30, "the test stack's EDAHUB_USER_MEM_LIMIT is 1G"
     assert 0 < metrics["rss"] < limit
+
+
+def test_a_user_picks_an_admins_profile_and_nothing_else(stack, make_user, docker_client):
+    pia = make_user("pia")
+    container = f"{stack.prefix}-user-pia"
+    # What the admin did not offer is refused, and nothing starts.
+    for options in ({"profile": "huge"}, {"profile": "large", "mem_limit": "16G"}):
+        response = pia.api("POST", "/users/pia/server", json=options)
+        assert response.status_code >= 400, (options, response.status_code)
+        assert "profile" in response.text or "server options" in response.text, response.text
+        pia.wait_for_server(ready=False, timeout=60)
+        assert not docker_client.containers.list(all=True, filters={"name": container})
+    response = pia.api("POST", "/users/pia/server", json={"profile": "large"})
+    assert response.status_code in (201, 202), response.text[:300]
+    pia.wait_for_server(ready=True, timeout=180)
+    limits = docker_client.containers.get(container).attrs["HostConfig"]
+    assert limits["Memory"] == 1536 * 2**20, limits
+    assert limits["CpuQuota"] / limits["CpuPeriod"] == 0.5, limits
+    pia.stop_server()
+    pia.start_server()  # without a choice: the standard limits again
+    assert docker_client.containers.get(container).attrs["HostConfig"]["Memory"] == 2**30
+    pia.stop_server()

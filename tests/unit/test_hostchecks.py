@@ -122,9 +122,20 @@ def test_users_limits_that_fit_the_host_say_how_many_users_fit():
 
 @pytest.mark.parametrize("mem, cpu, expected", [
     ("7G", 1.0, "EDAHUB_USER_MEM_LIMIT=7G leaves less than 2 GiB of this host's 8.0 GiB"),
-    ("2G", 4.0, "EDAHUB_USER_CPU_LIMIT=4 is more than this host's 2 cores"),
+    ("2G", 4.0, "EDAHUB_USER_CPU_LIMIT=4 cores is more than this host's 2"),
 ])
 def test_users_limits_that_do_not_fit_the_host_are_refused_with_the_rule(mem, cpu, expected):
     with pytest.raises(UserError, match="docs/operations.md") as error:
         hostchecks.check_user_limits(mem, cpu, host_memory=8 * 2**30, host_cores=2)
     assert expected in str(error.value)
+
+
+def test_every_profile_must_fit_the_host_too():
+    from edahub_core.settings import Profile
+
+    with pytest.raises(UserError) as error:
+        hostchecks.check_user_limits("1G", 1.0, 8 * 2**30, 2,
+                                     profiles=[Profile("ok", "2G", 1.0), Profile("xl", "16G", 8.0)])
+    assert "EDAHUB_USER_PROFILES xl: 16G leaves less than 2 GiB" in str(error.value)
+    assert "EDAHUB_USER_PROFILES xl: 8 cores is more than this host's 2" in str(error.value)
+    assert "EDAHUB_USER_PROFILES ok" not in str(error.value)

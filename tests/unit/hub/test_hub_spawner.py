@@ -223,3 +223,39 @@ def test_a_volume_in_use_at_deletion_is_logged_not_raised(make_spawner, fake_pro
     assert "volume is in use" in error.getMessage()
     assert "stop the user's server first" in error.getMessage()
     assert "Dropped the databases" not in caplog.text
+
+
+PROFILES = [{"name": "large", "mem_limit": "4G", "cpu_limit": 2.0}]
+
+
+def test_the_form_offers_the_standard_limits_and_the_admins_profiles(make_spawner):
+    form = make_spawner("alice", profiles=PROFILES).options_form
+    assert '<option value="standard">Standard</option>' in form
+    assert '<option value="large">large (4G memory, 2 cores)</option>' in form
+    assert make_spawner("bob").options_form == ""  # no profiles: no form
+    assert make_spawner("bob").options_from_form({"profile": ["large"]}) == {"profile": "large"}
+
+
+def test_a_chosen_profile_sets_the_limits_of_that_start_only(make_spawner):
+    spawner = make_spawner("alice", profiles=PROFILES, mem_limit="1G", cpu_limit=1.0)
+    spawner.user_options = {"profile": "large"}
+    spawner.apply_profile()
+    assert (spawner.mem_limit, spawner.cpu_limit) == (4 * 2**30, 2.0)
+    spawner.user_options = {}
+    spawner.apply_profile()
+    assert (spawner.mem_limit, spawner.cpu_limit) == (2**30, 1.0)
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"profile": "huge"}, "There is no profile 'huge' here; choose one of: standard, large."),
+    ({"profile": "large", "mem_limit": "64G"}, "Unknown server options: mem_limit."),
+    ({"image": "evil:latest"}, "Unknown server options: image."),
+])
+def test_nothing_but_an_admins_profile_can_be_asked_for(make_spawner, fake_provisioners,
+                                                        options, message):
+    spawner = make_spawner("alice", profiles=PROFILES, mem_limit="1G")
+    spawner.user_options = options
+    with pytest.raises(RuntimeError) as error:
+        asyncio.run(spawner.start())
+    assert str(error.value).startswith(message)
+    assert spawner.mem_limit == 2**30 and fake_provisioners.calls == []  # nothing started
