@@ -7,6 +7,7 @@ import shlex
 
 from dockerspawner import DockerSpawner
 from jupyterhub.utils import url_escape_path, url_path_join
+from tornado import web
 from traitlets import Bool, Dict, Float, List, Unicode, default
 
 from edahub_core.errors import UserError
@@ -65,7 +66,7 @@ class EdahubSpawner(DockerSpawner):
         return {"profile": (formdata.get("profile") or ["standard"])[0]}
 
     def chosen_profile(self):
-        """The profile in ``user_options`` (None: standard); RuntimeError for anything else.
+        """The profile in ``user_options`` (None: standard); HTTP 400 for anything else.
 
         Only the admin's profiles can be chosen, by name: a request that names another,
         or asks for limits or anything else directly, starts nothing.
@@ -73,15 +74,17 @@ class EdahubSpawner(DockerSpawner):
         options = dict(self.user_options or {})
         name = options.pop("profile", "standard")
         if options:
-            raise RuntimeError(f"Unknown server options: {', '.join(sorted(map(str, options)))}. "
-                               "Only a profile can be chosen.")
+            raise web.HTTPError(400, f"Unknown server options: "
+                                     f"{', '.join(sorted(map(str, options)))}. Only a profile "
+                                     "can be chosen.")
         if name == "standard":
             return None
         for profile in self.profiles:
             if profile["name"] == name:
                 return profile
         choices = ", ".join(["standard", *(p["name"] for p in self.profiles)])
-        raise RuntimeError(f"There is no profile {str(name)[:40]!r} here; choose one of: {choices}.")
+        raise web.HTTPError(400, f"There is no profile {str(name)[:40]!r} here; choose one of: "
+                                 f"{choices}.")
 
     def apply_profile(self):
         """Set this start's limits: the chosen profile's, else the standard ones."""

@@ -13,6 +13,7 @@ import time
 
 import pymysql
 import pytest
+from tornado.web import HTTPError
 from dockerspawner import DockerSpawner
 
 from edahub_core.names import database_name, home_volume_name
@@ -255,7 +256,7 @@ def test_nothing_but_an_admins_profile_can_be_asked_for(make_spawner, fake_provi
                                                         options, message):
     spawner = make_spawner("alice", profiles=PROFILES, mem_limit="1G")
     spawner.user_options = options
-    with pytest.raises(RuntimeError) as error:
+    with pytest.raises(HTTPError) as error:
         asyncio.run(spawner.start())
-    assert str(error.value).startswith(message)
+    assert error.value.status_code == 400 and error.value.log_message.startswith(message)
     assert spawner.mem_limit == 2**30 and fake_provisioners.calls == []  # nothing started
