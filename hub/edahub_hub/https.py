@@ -1,9 +1,11 @@
 """HTTPS at the hub's proxy: the mounted certificate, its check, the HTTP redirect.
 
-compose.yaml hands the operator's EDAHUB_TLS_CERT and EDAHUB_TLS_KEY to the hub as the
-read-only files CERT and KEY (compose secrets; empty files when unset) and publishes the
-container's REDIRECT_PORT as EDAHUB_HTTP_REDIRECT_PORT. configurable-http-proxy serves HTTPS on 8000 and answers
-plain HTTP on REDIRECT_PORT with a 301 to https (its --redirect-port/--redirect-to).
+compose.yaml hands the operator's EDAHUB_TLS_CERT and EDAHUB_TLS_KEY to the hub and the
+proxy as the read-only files CERT and KEY (compose secrets; empty files when unset) and
+publishes the proxy container's REDIRECT_PORT as EDAHUB_HTTP_REDIRECT_PORT. There
+configurable-http-proxy serves HTTPS on 8000 and answers plain HTTP on REDIRECT_PORT with
+a 301 to https (its --redirect-port/--redirect-to; edahub_hub/proxy.py). The hub checks
+the pair too, so a bad one stops both with the same message.
 """
 
 import os
@@ -59,11 +61,11 @@ def tls_problem(host_cert, host_key, cert=CERT, key=KEY):
     return None
 
 
-def proxy_command(public_url):
-    """configurable-http-proxy with HTTP on REDIRECT_PORT redirected to ``public_url``'s port."""
+def redirect_options(public_url):
+    """configurable-http-proxy's options for plain HTTP on REDIRECT_PORT, redirected to
+    ``public_url``'s port."""
     https_port = urlsplit(public_url).port or 443
-    return ["configurable-http-proxy", "--redirect-port", str(REDIRECT_PORT),
-            "--redirect-to", str(https_port)]
+    return ["--redirect-port", str(REDIRECT_PORT), "--redirect-to", str(https_port)]
 
 
 XSRF_OPTION = "--ServerApp.tornado_settings="

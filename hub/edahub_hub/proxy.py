@@ -32,7 +32,7 @@ def proxy_command(settings):
         command.append("--host-routing")
     if settings.tls_cert:
         command += ["--ssl-cert", https.CERT, "--ssl-key", https.KEY,
-                    *https.proxy_command(settings.public_url)[1:]]
+                    *https.redirect_options(settings.public_url)]
     return command
 
 

@@ -42,13 +42,14 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from edahub_core.names import (SAFE_DATABASE_NAME, SHARED_DATASETS, USER_PREFIX_LABEL,
+from edahub_core.names import (SAFE_DATABASE_NAME, SHARED_DATASETS,
                                home_volume_template)
 from edahub_core.settings import load_settings
 
 from . import envfile
 from .console import UserError, format_duration, progress, run, setup_logging
 from .installer import ROOT, Installation
+from .operator import user_servers
 
 FORMAT = 1
 # The databases a backup holds: users' (exactly the names the hub makes, nothing a user
@@ -245,9 +246,7 @@ class Stack:
                       if is_home_volume(v, self.settings.user_prefix))
 
     def running_user_servers(self):
-        result = run(["docker", "ps", "--format", "{{.Names}}", "--filter",
-                      f"label={USER_PREFIX_LABEL}={self.settings.user_prefix}"])
-        return result.stdout.split()
+        return user_servers(self.settings.user_prefix, running_only=True)
 
     def hub_state_volume(self):
         """The hub's state volume of this Compose project (compose.yaml's hub-data)."""

@@ -20,15 +20,7 @@ import time
 from . import hostchecks
 from .compose import ComposeProject
 from .console import UserError, format_duration, progress, run, setup_logging
-from .operator import add_installation_arguments, read_settings
-from edahub_core.names import USER_PREFIX_LABEL
-
-
-def user_servers(user_prefix):
-    """The names of this installation's users' containers, running or not."""
-    result = run(["docker", "ps", "--all", "--format", "{{.Names}}",
-                  "--filter", f"label={USER_PREFIX_LABEL}={user_prefix}"], timeout=60)
-    return sorted(result.stdout.split())
+from .operator import add_installation_arguments, read_settings, user_servers
 
 
 def stop_platform(project, user_prefix, timeout=60, volumes=False, remove_policy=False,

@@ -1,10 +1,11 @@
-"""What the operator commands share (`bootstrap.py stop|status|upgrade`): which
-installation they act on, and reading its settings."""
+"""What the operator commands share (`bootstrap.py stop|status|upgrade`, backup.py):
+which installation they act on, reading its settings, and what Docker says of it."""
 
 from pathlib import Path
 
 from . import envfile
-from .console import UserError
+from .console import UserError, run
+from edahub_core.names import USER_PREFIX_LABEL
 from edahub_core.settings import SettingsError, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -30,3 +31,20 @@ def read_settings(env_file, keys):
         return load_settings(envfile.read_env_file(env_file), keys=keys)
     except SettingsError as error:
         raise UserError(f"{env_file}: {error}") from None
+
+
+def user_servers(user_prefix, running_only=False):
+    """The names of this installation's users' containers (stopped ones too, unless
+    ``running_only``), found by the user-prefix label the hub puts on them."""
+    result = run(["docker", "ps", *([] if running_only else ["--all"]), "--format",
+                  "{{.Names}}", "--filter", f"label={USER_PREFIX_LABEL}={user_prefix}"],
+                 timeout=60)
+    return sorted(result.stdout.split())
+
+
+def image_version(image):
+    """The edahub version an image carries (its OCI version label), or "unknown"."""
+    result = run(["docker", "image", "inspect", "--format",
+                  '{{index .Config.Labels "org.opencontainers.image.version"}}', image],
+                 timeout=60, check=False)
+    return result.stdout.strip() or "unknown"

@@ -18,8 +18,7 @@ from . import hostchecks
 from .backup import DATABASE_REGEX, MONGOSH, is_home_volume
 from .compose import ComposeProject
 from .console import UserError, run, setup_logging
-from .operator import add_installation_arguments, read_settings
-from edahub_core.names import USER_PREFIX_LABEL
+from .operator import add_installation_arguments, image_version, read_settings, user_servers
 from edahub_core.settings import keys_for_service
 
 SERVICES = ("hub", "proxy", "netpolicy", "mariadb", "mongodb")
@@ -124,8 +123,7 @@ def _service_states(project):
 
 
 def _servers(user_prefix):
-    names = run(["docker", "ps", "--format", "{{.Names}}", "--filter",
-                 f"label={USER_PREFIX_LABEL}={user_prefix}"], timeout=60).stdout.split()
+    names = user_servers(user_prefix, running_only=True)
     if not names:
         return []
     result = run(["docker", "stats", "--no-stream", "--format", "{{json .}}", *names],
@@ -182,9 +180,7 @@ def _databases(project):
 
 
 def _versions(settings):
-    hub = run(["docker", "image", "inspect", "--format",
-               '{{index .Config.Labels "org.opencontainers.image.version"}}',
-               settings.hub_image], timeout=60, check=False).stdout.strip() or "unknown"
+    hub = image_version(settings.hub_image)
     engine = run(["docker", "version", "--format", "{{.Server.Version}}"], timeout=60,
                  check=False).stdout.strip() or "unknown"
     compose = run(["docker", "compose", "version", "--short"], timeout=60,

@@ -25,18 +25,10 @@ from . import __version__, envfile, hostchecks
 from .backup import create_backup
 from .console import UserError, format_duration, progress, run, setup_logging
 from .installer import ROOT, Installation, stream_build
-from .operator import add_installation_arguments
+from .operator import add_installation_arguments, image_version
 from edahub_core.settings import SettingsError, load_settings
 
 STEPS = 5
-
-
-def running_version(hub_image):
-    """The edahub version of the hub image in ``.env`` before the upgrade (or "unknown")."""
-    result = run(["docker", "image", "inspect", "--format",
-                  '{{index .Config.Labels "org.opencontainers.image.version"}}', hub_image],
-                 timeout=60, check=False)
-    return result.stdout.strip() or "unknown"
 
 
 def upgrade(inst, backup_dir, backup=True, stream=None):
@@ -56,7 +48,7 @@ def upgrade(inst, backup_dir, backup=True, stream=None):
             raise UserError(f"{inst.env_path} does not suit edahub {__version__}: {error.what}",
                             "edit .env as the message says (docs/settings.md lists every "
                             "setting), then run the upgrade again; nothing was changed") from None
-        before = running_version(load_settings(existing, keys=["EDAHUB_HUB_IMAGE"]).hub_image)
+        before = image_version(load_settings(existing, keys=["EDAHUB_HUB_IMAGE"]).hub_image)
         status.text = f"from edahub {before} to {__version__}"
     with progress(2, STEPS, "Adding new settings to .env", stream) as status:
         values, added = envfile.ensure_env_file(inst.env_path, validate=load_settings)

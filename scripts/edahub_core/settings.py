@@ -384,7 +384,7 @@ class Setting:
 SETTINGS = (
     # Hub --------------------------------------------------------------------
     Setting(
-        "EDAHUB_HUB_PORT", "Hub", "Port on the host where the hub is published.",
+        "EDAHUB_HUB_PORT", "Hub", "Port on the host where edahub (its proxy) is published.",
         Integer(1, 65535), "8000",
     ),
     Setting(

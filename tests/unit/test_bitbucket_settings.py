@@ -142,9 +142,9 @@ def test_the_proxy_container_serves_https_with_the_operators_files(monkeypatch):
 
 
 def test_the_proxy_redirects_http_to_the_public_https_port():
-    assert https.proxy_command("https://eda.example.org") == [
-        "configurable-http-proxy", "--redirect-port", "8080", "--redirect-to", "443"]
-    assert https.proxy_command("https://127.0.0.1:8443")[-1] == "8443"
+    assert https.redirect_options("https://eda.example.org") == [
+        "--redirect-port", "8080", "--redirect-to", "443"]
+    assert https.redirect_options("https://127.0.0.1:8443")[-1] == "8443"
 
 
 def test_certificate_check(tls_files, tmp_path):

@@ -5,7 +5,7 @@ import io
 
 import pytest
 
-from edahub import envfile, lifecycle
+from edahub import envfile, lifecycle, operator
 from edahub.compose import ServiceState
 from edahub.console import UserError
 from edahub_core.names import USER_PREFIX_LABEL
@@ -37,6 +37,7 @@ def calls(monkeypatch):
         return Result()
 
     monkeypatch.setattr(lifecycle, "run", fake_run)
+    monkeypatch.setattr(operator, "run", fake_run)  # users' servers are listed there
     return recorded
 
 

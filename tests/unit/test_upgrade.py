@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from edahub import __version__, cli, envfile, upgrade
+from edahub import __version__, cli, envfile, operator, upgrade
 from edahub.installer import Installation
 from edahub_core.settings import SETTINGS_BY_KEY
 
@@ -33,8 +33,12 @@ def test_version_is_printed(capsys):
 def no_engine_calls(monkeypatch):
     calls = []
     monkeypatch.setattr(upgrade.hostchecks, "check_docker_engine", lambda: "Docker engine x")
-    monkeypatch.setattr(upgrade, "run", lambda cmd, **kw: calls.append(cmd) or pytest.fail(
-        f"ran {cmd}"))
+    def no_command(cmd, **kwargs):
+        calls.append(cmd)
+        pytest.fail(f"ran {cmd}")
+
+    monkeypatch.setattr(upgrade, "run", no_command)
+    monkeypatch.setattr(operator, "run", no_command)
     monkeypatch.setattr(upgrade, "create_backup", lambda *a: pytest.fail("backed up"))
     return calls
 
