@@ -191,6 +191,11 @@ c.DockerSpawner.extra_host_config = {
                                                    "max-file": str(settings.log_max_files)}},
 }
 c.Spawner.default_url = "/lab"
+# Homes created from now on hold at most this much (an XFS project quota; bootstrap checks
+# that the engine can apply it).
+c.EdahubSpawner.home_size = settings.user_home_size or ""
+# No server starts while the network policy is not in place (after a reboot, say).
+c.EdahubSpawner.network_policy = settings.network_policy
 
 # --- Idle servers (jupyterhub-idle-culler, a hub-managed service) ------------------------
 if settings.cull_idle_timeout:

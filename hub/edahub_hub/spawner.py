@@ -4,6 +4,7 @@ import asyncio
 import functools
 import html
 import shlex
+import socket
 
 from dockerspawner import DockerSpawner
 from jupyterhub.utils import url_escape_path, url_path_join
@@ -11,6 +12,7 @@ from tornado import web
 from traitlets import Bool, Dict, Float, List, Unicode, default
 
 from edahub_core.errors import UserError
+from edahub_core.names import COMPOSE_PROJECT_LABEL, COMPOSE_SERVICE_LABEL
 
 from .databases import MariaDBProvisioner, MongoDBProvisioner, credentials_for, retry
 from .userdata import drop_user_data
@@ -40,6 +42,16 @@ class EdahubSpawner(DockerSpawner):
                     help="Limits a user may pick at spawn besides the standard ones: "
                     "{name, mem_limit, cpu_limit} each (EDAHUB_USER_PROFILES).")
     _standard_limits = None  # (mem_limit, cpu_limit) as configured; set at the first start
+
+    home_size = Unicode(
+        "", config=True,
+        help="Size limit of homes created from now on (EDAHUB_USER_HOME_SIZE): Docker's "
+        "local volume option `size`, an XFS project quota. Empty: no limit.")
+    network_policy = Bool(
+        False, config=True,
+        help="Start no server unless the stack's netpolicy service is healthy "
+        "(EDAHUB_NETWORK_POLICY).")
+    _compose_project = None  # the hub's own Compose project; found at the first check
 
     ready_poll_interval = Float(
         0.1, config=True,
@@ -139,13 +151,78 @@ class EdahubSpawner(DockerSpawner):
         self._database_name = None
         self.apply_profile()
         self.claim_database_name()
+        await self.require_network_policy()
         # The drivers block; a thread keeps the hub's event loop responsive.
         await asyncio.get_running_loop().run_in_executor(None, self.provision_user_databases)
+        await self.ensure_home_volume()
         ip, port = await super().start()
         # The path alone: with EDAHUB_USER_SUBDOMAINS the user's url names their host.
         base_url = url_path_join(self.user.base_url, url_escape_path(self.name), "/")
         await self.wait_until_answering(f"http://{ip}:{port}{base_url}api")
         return ip, port
+
+    async def require_network_policy(self):
+        """Refuse to start a server while the network policy is not in place.
+
+        After a reboot Docker starts the hub and the netpolicy service together, and the
+        host's firewall is empty until netpolicy has installed its rules: a server started
+        in that window would reach everything. The hub's depends_on covers only
+        `docker compose up`, so each start asks Docker whether this stack's netpolicy
+        container is running and healthy.
+        """
+        if not self.network_policy:
+            return
+        if self._compose_project is None:
+            try:  # the hub's container is named by its host name
+                me = await self.docker("inspect_container", socket.gethostname())
+                self._compose_project = me["Config"]["Labels"][COMPOSE_PROJECT_LABEL]
+            except Exception as error:
+                self.log.error("Cannot find the hub's Compose project to check the network "
+                               "policy (%s); starting no server", error)
+                raise RuntimeError(self._NO_POLICY) from None
+        healthy = await self.docker("containers", filters={
+            "label": [f"{COMPOSE_PROJECT_LABEL}={self._compose_project}",
+                      f"{COMPOSE_SERVICE_LABEL}=netpolicy"],
+            "health": "healthy"})
+        if not healthy:
+            self.log.error("Not starting %s's server: the netpolicy service of %s is not "
+                           "running and healthy, so users' servers would not be fenced in "
+                           "(docker compose logs netpolicy; python3 scripts/bootstrap.py "
+                           "status)", self.user.name, self._compose_project)
+            raise RuntimeError(self._NO_POLICY)
+
+    _NO_POLICY = ("Servers cannot start right now: the hub's network protection is not in "
+                  "place (it may still be starting). Try again in a minute; if this stays, "
+                  "please tell the administrator of this edahub.")
+
+    async def ensure_home_volume(self):
+        """Create a new home with its size limit (EDAHUB_USER_HOME_SIZE).
+
+        Docker would create the volume with the container, without options; created here
+        first, it carries the limit from its first byte. A home that exists keeps what it
+        was created with (Docker cannot change a volume's options; docs/operations.md says
+        how to move a home under a limit).
+        """
+        if not self.home_size:
+            return
+        [volume] = self.volume_binds  # the home volume, named from DockerSpawner.volumes
+        from docker.errors import NotFound
+
+        try:
+            await self.docker("inspect_volume", volume)
+            return
+        except NotFound:
+            pass
+        try:
+            await self.docker("create_volume", name=volume, driver="local",
+                              driver_opts={"size": self.home_size})
+        except Exception as error:
+            self.log.error("Cannot create %s's home %s with EDAHUB_USER_HOME_SIZE=%s: %s "
+                           "(docs/operations.md, \"Home sizes\")", self.user.name, volume,
+                           self.home_size, error)
+            raise RuntimeError("Your home folder cannot be created. Please tell the "
+                               "administrator of this edahub (the hub's log says why).") from None
+        self.log.info("Created %s's home %s, at most %s", self.user.name, volume, self.home_size)
 
     async def wait_until_answering(self, url):
         """Return as soon as the new server answers HTTP at ``url`` (bounded: http_timeout).

@@ -42,8 +42,8 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from edahub_core.names import (SAFE_DATABASE_NAME, SHARED_DATASETS,
-                               home_volume_template)
+from edahub_core.names import (COMPOSE_PROJECT_LABEL, COMPOSE_VOLUME_LABEL, SAFE_DATABASE_NAME,
+                               SHARED_DATASETS, home_volume_template)
 from edahub_core.settings import load_settings
 
 from . import envfile
@@ -252,8 +252,8 @@ class Stack:
         """The hub's state volume of this Compose project (compose.yaml's hub-data)."""
         project = self.inst.project_name or "edahub"
         result = run(["docker", "volume", "ls", "--format", "{{.Name}}",
-                      "--filter", f"label=com.docker.compose.project={project}",
-                      "--filter", "label=com.docker.compose.volume=hub-data"])
+                      "--filter", f"label={COMPOSE_PROJECT_LABEL}={project}",
+                      "--filter", f"label={COMPOSE_VOLUME_LABEL}=hub-data"])
         names = result.stdout.split()
         if len(names) != 1:
             raise UserError(f"cannot tell the hub's state volume of project {project} "

@@ -8,6 +8,7 @@ import errno
 import json
 import os
 import re
+import secrets
 import shutil
 import socket
 
@@ -159,6 +160,38 @@ def check_user_limits(mem_limit, cpu_limit, host_memory, host_cores, profiles=()
     fit = max(0, (host_memory - PLATFORM_RESERVE) // size_bytes(mem_limit))
     return (f"{host_cores} cores, {host_memory / 2**30:.1f} GiB: {fit} users fit at their full "
             f"{mem_limit} memory limit")
+
+
+def check_home_size(size, client_factory=None):
+    """The engine can limit a home to ``size`` (EDAHUB_USER_HOME_SIZE), or UserError.
+
+    Docker's local volume driver applies the option ``size`` as an XFS project quota,
+    which needs its data root on XFS mounted with prjquota. A volume created and removed
+    here asks the engine itself, on any host.
+    """
+    if not size:
+        return "no home size limit"
+    if client_factory is None:
+        import docker
+
+        client_factory = docker.from_env
+    import docker.errors
+
+    client = client_factory()
+    probe = f"edahub-home-size-probe-{secrets.token_hex(4)}"
+    try:
+        client.volumes.create(name=probe, driver="local", driver_opts={"size": size})
+    except docker.errors.APIError as error:
+        reason = getattr(error, "explanation", None) or str(error)
+        raise UserError(
+            f"EDAHUB_USER_HOME_SIZE={size}, but the Docker engine cannot limit a volume's "
+            f"size here ({reason})",
+            "put Docker's data root on XFS mounted with project quotas (prjquota; "
+            "docs/operations.md, \"Home sizes\", and docs/atomic-host.md), or empty "
+            "EDAHUB_USER_HOME_SIZE in .env",
+        ) from None
+    client.volumes.get(probe).remove()
+    return f"homes limited to {size} (project quotas)"
 
 
 def engine_resources(client_factory=None):

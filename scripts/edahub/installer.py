@@ -78,10 +78,12 @@ def ensure_host_resources(inst):
     found.append(hostchecks.check_disk_space(path, inst.min_free_gib))
     limits = load_settings({**inst.requested, **existing},
                            keys=["EDAHUB_USER_MEM_LIMIT", "EDAHUB_USER_CPU_LIMIT",
-                                 "EDAHUB_USER_PROFILES"])
+                                 "EDAHUB_USER_PROFILES", "EDAHUB_USER_HOME_SIZE"])
     found.append(hostchecks.check_user_limits(limits.user_mem_limit, limits.user_cpu_limit,
                                               *hostchecks.engine_resources(),
                                               profiles=limits.user_profiles or ()))
+    if limits.user_home_size:
+        found.append(hostchecks.check_home_size(limits.user_home_size))
     return "; ".join(found)
 
 

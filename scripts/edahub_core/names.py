@@ -44,6 +44,11 @@ def valid_username(username):
 
 # Docker label on every user's container, valued with the stack's EDAHUB_USER_PREFIX.
 USER_PREFIX_LABEL = "org.edahub.user-prefix"
+# The labels Docker Compose puts on what it creates: the hub finds its stack's netpolicy
+# container, and the operator tools the hub's state volume, by them.
+COMPOSE_PROJECT_LABEL = "com.docker.compose.project"
+COMPOSE_SERVICE_LABEL = "com.docker.compose.service"
+COMPOSE_VOLUME_LABEL = "com.docker.compose.volume"
 
 
 def container_name_template(user_prefix):

@@ -583,8 +583,9 @@ SETTINGS = (
         "databases, the host's DNS resolvers and, with EDAHUB_USER_INTERNET, public "
         "addresses; not each other, not the host, not EDAHUB_NETWORK_BLOCKED. Installed "
         "and kept in place by the netpolicy service. Off: no rules (and installed ones are "
-        "removed).",
-        Boolean(), "true", services=("netpolicy",),
+        "removed). The hub starts no user's server while it is on and the rules are not "
+        "in place.",
+        Boolean(), "true", services=("netpolicy", "hub"),
     ),
     Setting(
         "EDAHUB_NETWORK_BLOCKED", "Users' servers",
@@ -635,6 +636,14 @@ SETTINGS = (
         "Most processes and threads a user's server may run at once; stops a fork or "
         "thread bomb from exhausting the host. A server with a few kernels uses about 100.",
         Integer(64, 1_000_000), "1024", services=("hub",),
+    ),
+    Setting(
+        "EDAHUB_USER_HOME_SIZE", "Users' servers",
+        "Most a user's home may hold: a number with K, M, G or T, e.g. 10G. Empty: no "
+        "limit. Needs Docker's data root on XFS mounted with project quotas (prjquota); "
+        "bootstrap checks, and applies it to homes created from then on "
+        "(docs/operations.md, \"Home sizes\").",
+        SIZE, "", services=("hub",), example="10G",
     ),
     Setting(
         "EDAHUB_CULL_IDLE_TIMEOUT", "Users' servers",
@@ -961,6 +970,7 @@ class Settings:
     user_cpu_limit: float
     user_profiles: tuple[Profile, ...] | None
     user_pids_limit: int
+    user_home_size: str | None
     cull_idle_timeout: int
     cull_every: int
     cull_max_age: int

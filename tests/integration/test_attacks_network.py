@@ -19,6 +19,7 @@ import sys
 import textwrap
 import time
 
+import docker.errors
 import pytest
 
 from edahub_core.names import DATABASE_CONNECTIONS_PER_USER
@@ -293,3 +294,26 @@ def test_one_user_cannot_use_up_mongodbs_connections(stack, nadia, oscar):
     assert connect_from_user(oscar, "mongodb", 27017) == "connected"
     time.sleep(1)
     assert connect_from_user(nadia, "mongodb", 27017) == "connected"
+
+
+def test_no_server_starts_while_the_network_policy_is_down(stack, docker_client, make_user):
+    # After a reboot Docker starts the hub and netpolicy together, with an empty firewall
+    # until netpolicy runs: a user who starts a server in that window must get nothing.
+    session = make_user("pia")
+    netpolicy = stack.container(docker_client, "netpolicy")
+    netpolicy.stop(timeout=10)
+    try:
+        response = session.api("POST", "/users/pia/server")
+        assert response.status_code >= 400, response.text[:300]
+        with pytest.raises(docker.errors.NotFound):
+            docker_client.containers.get(f"{stack.prefix}-user-pia")
+        assert "netpolicy service of" in stack.logs("hub")
+    finally:
+        netpolicy.start()
+    deadline = time.monotonic() + 90
+    while netpolicy.attrs["State"].get("Health", {}).get("Status") != "healthy":
+        assert time.monotonic() < deadline, "netpolicy did not become healthy again"
+        time.sleep(1)
+        netpolicy.reload()
+    session.start_server()  # the policy is back: the same user starts
+    session.stop_server()

@@ -56,3 +56,4 @@ def test_invalid_setting_is_reported_and_left_as_it_was(tmp_path):
     assert result.returncode == 1
     assert "EDAHUB_HUB_PORT='99999': must be between 1 and 65535" in result.stderr
     assert env_file.read_text() == "EDAHUB_HUB_PORT=99999\n"
+

@@ -2,6 +2,7 @@
 
 import socket
 import subprocess
+from types import SimpleNamespace
 
 import pytest
 
@@ -139,3 +140,41 @@ def test_every_profile_must_fit_the_host_too():
     assert "EDAHUB_USER_PROFILES xl: 16G leaves less than 2 GiB" in str(error.value)
     assert "EDAHUB_USER_PROFILES xl: 8 cores is more than this host's 2" in str(error.value)
     assert "EDAHUB_USER_PROFILES ok" not in str(error.value)
+
+
+class VolumeEngine:
+    """The slice of docker.DockerClient that check_home_size uses."""
+
+    def __init__(self, refusal=None):
+        self.refusal = refusal
+        self.created = {}
+        self.removed = []
+        self.volumes = self
+
+    def create(self, name, driver, driver_opts):
+        import docker.errors
+
+        if self.refusal:
+            raise docker.errors.APIError("500 Server Error", explanation=self.refusal)
+        self.created[name] = (driver, driver_opts)
+
+    def get(self, name):
+        return SimpleNamespace(remove=lambda: self.removed.append(name))
+
+
+def test_a_home_size_the_engine_applies_is_accepted_and_the_probe_removed():
+    engine = VolumeEngine()
+    assert hostchecks.check_home_size("5G", lambda: engine) == "homes limited to 5G (project quotas)"
+    [(name, opts)] = engine.created.items()
+    assert name.startswith("edahub-home-size-probe-") and opts == ("local", {"size": "5G"})
+    assert engine.removed == [name]
+
+
+def test_a_home_size_the_engine_cannot_apply_is_refused_with_the_fix():
+    engine = VolumeEngine(refusal="create x: quota size requested but no quota support")
+    with pytest.raises(UserError) as raised:
+        hostchecks.check_home_size("5G", lambda: engine)
+    assert "EDAHUB_USER_HOME_SIZE=5G" in str(raised.value)
+    assert "no quota support" in str(raised.value)
+    assert "prjquota" in raised.value.fix and "empty EDAHUB_USER_HOME_SIZE" in raised.value.fix
+    assert engine.created == {}

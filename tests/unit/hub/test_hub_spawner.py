@@ -260,3 +260,102 @@ def test_nothing_but_an_admins_profile_can_be_asked_for(make_spawner, fake_provi
         asyncio.run(spawner.start())
     assert error.value.status_code == 400 and error.value.log_message.startswith(message)
     assert spawner.mem_limit == 2**30 and fake_provisioners.calls == []  # nothing started
+
+
+class SpawnerDocker:
+    """The Docker calls EdahubSpawner makes itself (``self.docker``), answered from a dict
+    of volumes and a list of this stack's healthy netpolicy containers."""
+
+    def __init__(self, volumes=(), healthy_policy=True, create_error=None):
+        self.volumes = dict.fromkeys(volumes, {})
+        self.healthy_policy = healthy_policy
+        self.create_error = create_error
+        self.calls = []
+
+    async def __call__(self, method, *args, **kwargs):
+        import docker.errors
+
+        self.calls.append((method, args, kwargs))
+        if method == "inspect_container":
+            return {"Config": {"Labels": {"com.docker.compose.project": "lab"}}}
+        if method == "containers":
+            return [{"Id": "netpolicy"}] if self.healthy_policy else []
+        if method == "inspect_volume":
+            if args[0] not in self.volumes:
+                raise docker.errors.NotFound("no such volume")
+            return self.volumes[args[0]]
+        if method == "create_volume":
+            if self.create_error:
+                raise docker.errors.APIError(self.create_error)
+            self.volumes[kwargs["name"]] = kwargs
+            return kwargs
+        raise AssertionError(f"unexpected Docker call {method}")
+
+
+def test_a_new_home_is_created_with_its_size_limit(make_spawner):
+    spawner = make_spawner(USERNAME, home_size="10G")
+    spawner.docker = SpawnerDocker()
+    asyncio.run(spawner.ensure_home_volume())
+
+    volume = home_volume_name("edahub", USERNAME)
+    assert spawner.docker.volumes[volume] == {"name": volume, "driver": "local",
+                                              "driver_opts": {"size": "10G"}}
+
+
+def test_an_existing_home_is_left_as_it_was_created(make_spawner):
+    volume = home_volume_name("edahub", USERNAME)
+    spawner = make_spawner(USERNAME, home_size="10G")
+    spawner.docker = SpawnerDocker(volumes=[volume])
+    asyncio.run(spawner.ensure_home_volume())
+
+    assert [call[0] for call in spawner.docker.calls] == ["inspect_volume"]
+
+
+def test_without_a_home_size_docker_makes_the_home_as_before(make_spawner):
+    spawner = make_spawner(USERNAME)
+    spawner.docker = SpawnerDocker()
+    asyncio.run(spawner.ensure_home_volume())
+
+    assert spawner.docker.calls == []
+
+
+def test_a_home_the_engine_cannot_limit_stops_the_start_with_a_message(make_spawner, caplog):
+    spawner = make_spawner(USERNAME, home_size="10G")
+    spawner.docker = SpawnerDocker(create_error="quota size requested but no quota support")
+    with caplog.at_level(logging.ERROR), pytest.raises(RuntimeError, match="tell the admin"):
+        asyncio.run(spawner.ensure_home_volume())
+
+    assert "no quota support" in caplog.text and "EDAHUB_USER_HOME_SIZE=10G" in caplog.text
+
+
+def test_no_server_starts_while_the_network_policy_is_not_healthy(make_spawner,
+                                                                  fake_provisioners, caplog):
+    spawner = make_spawner(USERNAME, network_policy=True)
+    spawner.docker = SpawnerDocker(healthy_policy=False)
+    with caplog.at_level(logging.ERROR), pytest.raises(RuntimeError, match="network protection"):
+        asyncio.run(spawner.start())
+
+    assert fake_provisioners.calls == []  # nothing was done for the user
+    [(method, _, kwargs)] = [c for c in spawner.docker.calls if c[0] == "containers"]
+    assert kwargs["filters"] == {"label": ["com.docker.compose.project=lab",
+                                           "com.docker.compose.service=netpolicy"],
+                                 "health": "healthy"}
+    assert "netpolicy service of lab is not running and healthy" in caplog.text
+
+
+def test_servers_start_once_the_network_policy_is_healthy(make_spawner, fake_provisioners,
+                                                          docker_start):
+    spawner = make_spawner(USERNAME, network_policy=True)
+    spawner.docker = SpawnerDocker(healthy_policy=True)
+    asyncio.run(spawner.start())
+
+    assert fake_provisioners.summary() == [("mariadb", "ensure"), ("mongodb", "ensure")]
+
+
+def test_without_the_network_policy_setting_docker_is_not_asked(make_spawner, fake_provisioners,
+                                                                docker_start):
+    spawner = make_spawner(USERNAME)
+    spawner.docker = SpawnerDocker(healthy_policy=False)
+    asyncio.run(spawner.start())
+
+    assert spawner.docker.calls == []
