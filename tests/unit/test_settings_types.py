@@ -7,7 +7,7 @@ from edahub_core.settings import (SETTINGS, Boolean, Choice, Integer, NameList, 
 
 SECRETS = {s.key: s.generate() for s in SETTINGS if s.generate}
 # A valid value for each pattern setting that has no default to use instead.
-VALID = {"EDAHUB_ADMIN_PASSWORD_HASH": "$2b$12$" + "a" * 53}
+VALID = {"EDAHUB_ADMIN_PASSWORD_HASH": "$2b$12$" + "a" * 53, "EDAHUB_USER_HOME_SIZE": "10G"}
 PATTERN_SETTINGS = [s for s in SETTINGS if isinstance(s.value_type, Pattern)]
 
 
