@@ -189,7 +189,7 @@ def verify(systemd_analyze, root, units):
 def test_systemd_analyze_verify_accepts_the_units(systemd_analyze, fcos_root, generated):
     folder = generated / fcos.UNITS_DIR
     units = {path.name: path.read_text() for path in sorted(folder.iterdir())}
-    assert fcos.STACK_UNIT in units and fcos.PACKAGES_UNIT in units
+    assert {fcos.STACK_UNIT, fcos.PACKAGES_UNIT, fcos.BACKUP_SERVICE, fcos.BACKUP_TIMER} <= set(units)
     result = verify(systemd_analyze, fcos_root, units)
     assert result.returncode == 0 and result.stdout + result.stderr == "", result.stdout + result.stderr
 
@@ -204,6 +204,14 @@ def test_systemd_analyze_verify_reports_a_missing_executable(systemd_analyze, fc
     moved = fcos.stack_unit().replace("/usr/bin/docker compose down", "/usr/local/bin/docker compose down")
     result = verify(systemd_analyze, fcos_root, {fcos.STACK_UNIT: moved})
     assert result.returncode != 0 and "/usr/local/bin/docker" in result.stderr
+
+
+def test_systemd_analyze_verify_reports_a_broken_timer(systemd_analyze, fcos_root):
+    broken = fcos.backup_timer().replace(fcos.BACKUP_SCHEDULE, "*-*-* 27:00:00")
+    result = verify(systemd_analyze, fcos_root, {fcos.BACKUP_TIMER: broken,
+                                                 fcos.BACKUP_SERVICE: fcos.backup_service(),
+                                                 fcos.STACK_UNIT: fcos.stack_unit()})
+    assert result.returncode != 0 and "Failed to parse calendar specification" in result.stderr
 
 
 def test_systemd_escape_names_paths_as_edahub_does():

@@ -4,10 +4,12 @@ Offline: no external tool runs here. The real Butane, ignition-validate, systemd
 and ssh-keygen check the same output in tests/hosttools/.
 """
 
+import ast
 import base64
 import gzip
 import json
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -79,11 +81,11 @@ def test_a_separate_disk_config_has_everything_the_host_needs(tmp_path, ssh_key,
         {"number": 1, "label": "edahub-docker", "start_mib": 0, "size_mib": 0}]}
     assert butane["storage"]["filesystems"] == [{
         "device": "/dev/disk/by-partlabel/edahub-docker", "path": "/var/lib/docker",
-        "format": "xfs", "with_mount_unit": True}]
+        "format": "xfs", "mount_options": ["prjquota"], "with_mount_unit": True}]
     assert butane["storage"]["files"] == [{"path": "/var/srv/edahub/.env", "mode": 0o600,
                                            "contents": {"local": "secrets/edahub.env"}}]
-    assert [u["name"] for u in butane["systemd"]["units"]] == [fcos.PACKAGES_UNIT, fcos.STACK_UNIT]
-    assert all(u["enabled"] for u in butane["systemd"]["units"])
+    assert [u["name"] for u in butane["systemd"]["units"]] == [
+        fcos.PACKAGES_UNIT, fcos.STACK_UNIT, fcos.BACKUP_SERVICE, fcos.BACKUP_TIMER]
 
     ignition = json.loads((out / fcos.IGNITION_FILE).read_text())
     assert ignition["ignition"]["version"] == fcos.IGNITION_SPEC
@@ -95,7 +97,8 @@ def test_a_separate_disk_config_has_everything_the_host_needs(tmp_path, ssh_key,
     assert files["/var/srv/edahub/hub/Dockerfile"][1] == (ROOT / "hub/Dockerfile").read_bytes()
     assert files["/var/srv/edahub/.env"] == (0o600, (out / fcos.ENV_FILE).read_bytes())
     units = {u["name"]: u for u in ignition["systemd"]["units"]}
-    assert set(units) == {fcos.PACKAGES_UNIT, fcos.STACK_UNIT, fcos.MOUNT_UNIT}
+    assert set(units) == {fcos.PACKAGES_UNIT, fcos.STACK_UNIT, fcos.BACKUP_SERVICE,
+                          fcos.BACKUP_TIMER, fcos.MOUNT_UNIT}
     assert units[fcos.STACK_UNIT]["contents"] == (out / fcos.UNITS_DIR / fcos.STACK_UNIT).read_text()
 
 
@@ -203,12 +206,18 @@ def test_existing_host_steps_say_what_needs_a_reboot(tmp_path, ssh_key, capsys):
     printed = capsys.readouterr().out
     steps = (out / fcos.STEPS_FILE).read_text()
     assert code == 0 and steps in printed
-    assert "## 2. Add Docker Compose v2 and buildx (needs a reboot)" in steps
-    assert "rpm-ostree install --idempotent --allow-inactive docker-compose docker-buildx" in steps
+    assert "## 2. Add Docker Compose v2, buildx and Python (needs a reboot)" in steps
+    assert ("rpm-ostree install --idempotent --allow-inactive docker-compose docker-buildx "
+            "python3 python3-docker python3-dotenv python3-bcrypt") in steps
     assert "only step 2 needs a reboot" in steps
     assert "sudo sfdisk /dev/vdb" in steps and "var-lib-docker.mount" in steps
     assert "sudo install -m 0600 -o root -g root" in steps
     assert "sudo systemctl enable --now edahub.service" in steps
+    # The backup timer too, its service only installed (the timer starts it).
+    assert "sudo systemctl enable --now edahub-backup.timer" in steps
+    assert "enable --now edahub-backup.service" not in steps
+    assert re.search(r"sudo install -m 0644 \S+/edahub-backup\.service \S+/edahub-backup\.timer "
+                     r"/etc/systemd/system/$", steps, re.M)
     # Every file the steps copy from the folder exists in it.
     for relative in re.findall(r"~/edahub-provision/(\S+)", steps):
         assert (out / relative.rstrip("/.")).exists(), relative
@@ -331,13 +340,13 @@ def test_the_stack_unit_starts_on_boot_after_docker_and_stops_cleanly():
 def test_the_units_call_only_what_fedora_coreos_has_at_those_paths():
     # The stub root of the systemd-analyze check holds exactly fcos.FCOS_EXECUTABLES.
     executables = set()
-    for unit in (fcos.stack_unit(), fcos.packages_unit()):
+    for unit in (fcos.stack_unit(), fcos.packages_unit(), fcos.backup_service()):
         for line in unit.splitlines():
             if re.match(r"^Exec\w+=", line):
                 executables.add(line.split("=", 1)[1].lstrip("-@:+!").split()[0])
     assert executables == fcos.FCOS_EXECUTABLES == {
         "/usr/bin/docker", "/usr/bin/sh", "/usr/bin/rpm-ostree", "/usr/bin/touch",
-        "/usr/bin/systemctl"}
+        "/usr/bin/systemctl", "/usr/bin/python3"}
 
 
 def _seconds(text):
@@ -413,3 +422,133 @@ def test_compose_yaml_carries_the_selinux_labels_atomic_hosts_need():
                 assert "label=disable" in service.get("security_opt", []), name
             else:
                 assert source in compose["volumes"]  # named volumes: Docker labels them
+
+
+# --- nightly backups ---------------------------------------------------------------
+
+
+def test_the_backup_timer_is_enabled_and_its_service_is_not(tmp_path, ssh_key):
+    code, out = fcos_config(tmp_path, ssh_key, "--docker-on-root")
+    assert code == 0
+    butane = yaml.safe_load((out / fcos.BUTANE_FILE).read_text())
+    butane = {u["name"]: u for u in butane["systemd"]["units"]}
+    ignition = json.loads((out / fcos.IGNITION_FILE).read_text())
+    ignition = {u["name"]: u for u in ignition["systemd"]["units"]}
+    for units in (butane, ignition):
+        assert units[fcos.BACKUP_TIMER]["enabled"] is True
+        # Started by its timer: no [Install], and no "enabled" key (Butane leaves it out).
+        assert "enabled" not in units[fcos.BACKUP_SERVICE]
+        assert all(units[name]["enabled"] is True for name in units if name != fcos.BACKUP_SERVICE)
+    timer = (out / fcos.UNITS_DIR / fcos.BACKUP_TIMER).read_text()
+    assert ignition[fcos.BACKUP_TIMER]["contents"] == timer
+    for line in (f"OnCalendar={fcos.BACKUP_SCHEDULE}", "RandomizedDelaySec=30min",
+                 "Persistent=true", "WantedBy=timers.target"):
+        assert re.search(rf"^{re.escape(line)}$", timer, re.M), line
+    service = (out / fcos.UNITS_DIR / fcos.BACKUP_SERVICE).read_text()
+    assert ignition[fcos.BACKUP_SERVICE]["contents"] == service
+    assert "[Install]" not in service
+
+
+def test_the_backup_service_runs_backup_py_into_the_folder_layout_names():
+    unit = fcos.backup_service()
+    lines = unit.splitlines()
+    assert [line.split("=", 1)[1] for line in lines if line.startswith("ExecStart=")] == [
+        fcos.BACKUP_COMMAND]
+    assert shlex.split(fcos.BACKUP_COMMAND) == [
+        "/usr/bin/python3", f"{fcos.DEPLOY_DIR}/scripts/backup.py", "create",
+        "--output-dir", fcos.BACKUP_DIR, "--keep", str(fcos.BACKUP_KEEP)]
+    for line in ("Type=oneshot", f"WorkingDirectory={fcos.DEPLOY_DIR}",
+                 f"Requires={fcos.STACK_UNIT}", f"After={fcos.STACK_UNIT}",
+                 f"ConditionPathExists={fcos.DEPLOY_DIR}/.env"):
+        assert line in lines, line
+    assert fcos.BACKUP_DIR == "/var/srv/edahub-backups" and fcos.BACKUP_KEEP == 14
+
+
+def test_backup_py_accepts_the_arguments_the_backup_service_passes(monkeypatch):
+    # backup.py's real parser, with nothing behind it that needs Docker.
+    from edahub import backup
+
+    seen = {}
+
+    def create_backup(inst, output_dir):
+        seen["output_dir"] = output_dir
+        return output_dir / "20260101T030000Z"
+
+    def prune_backups(output_dir, keep):
+        seen["pruned"] = (output_dir, keep)
+        return []
+
+    monkeypatch.setattr(backup, "setup_logging", lambda *args, **kwargs: None)
+    monkeypatch.setattr(backup, "Installation", lambda **kwargs: kwargs)
+    monkeypatch.setattr(backup, "create_backup", create_backup)
+    monkeypatch.setattr(backup, "prune_backups", prune_backups)
+    _, script, *args = shlex.split(fcos.BACKUP_COMMAND)
+    assert script == f"{fcos.DEPLOY_DIR}/scripts/backup.py"
+    assert backup.main(args) == 0
+    assert seen == {"output_dir": Path(fcos.BACKUP_DIR),
+                    "pruned": (Path(fcos.BACKUP_DIR), fcos.BACKUP_KEEP)}
+    # A renamed option would fail here, as it would on the host.
+    with pytest.raises(SystemExit):
+        backup.main([*args[:1], "--output-directory", fcos.BACKUP_DIR])
+
+
+# Fedora's package for each module that scripts/backup.py and bootstrap.py need.
+FEDORA_PYTHON_PACKAGES = {"docker": "python3-docker", "dotenv": "python3-dotenv",
+                          "bcrypt": "python3-bcrypt"}
+
+
+def test_python_and_the_modules_of_the_scripts_are_layered():
+    for script in ("backup.py", "bootstrap.py"):
+        text = (ROOT / "scripts" / script).read_text()
+        needed = re.search(r"ensure_dependencies\(.*, (\([^)]*\))\)", text).group(1)
+        modules = ast.literal_eval(needed)
+        # A new module needs its Fedora package in LAYERED_PACKAGES (and in the map above).
+        assert set(modules) <= set(FEDORA_PYTHON_PACKAGES), (script, modules)
+        assert {FEDORA_PYTHON_PACKAGES[m] for m in modules} <= set(fcos.LAYERED_PACKAGES)
+    assert {"python3", "docker-compose", "docker-buildx"} <= set(fcos.LAYERED_PACKAGES)
+    execs = [line for line in fcos.packages_unit().splitlines() if "rpm-ostree install" in line]
+    assert execs and execs[0].endswith(" " + " ".join(fcos.LAYERED_PACKAGES))
+
+
+def test_the_deployment_runs_the_operators_commands_on_its_own(tmp_path):
+    deployment = fcos.deployment_files(ROOT)
+    for script in ("scripts/backup.py", "scripts/bootstrap.py"):
+        assert deployment[script].mode == 0o755
+    assert "scripts/requirements.txt" in deployment
+    host = tmp_path / "edahub"
+    for name, content in deployment.items():
+        output.write_file(host / name, content)
+    # Each command as the host runs it, from the copy alone: the checkout's own scripts
+    # folder (on this venv's path) is taken off, so a file the deployment lacks fails.
+    checkout_scripts = str(ROOT / "scripts")
+    runner = ("import runpy, sys; from pathlib import Path; "
+              "sys.path[:] = [p for p in sys.path "
+              f"if Path(p or '.').resolve() != Path({checkout_scripts!r})]; "
+              "sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')")
+    for script, command, shown in (("backup.py", "create", "--keep"),
+                                   ("bootstrap.py", "status", "usage:"),
+                                   ("bootstrap.py", "stop", "usage:"),
+                                   ("bootstrap.py", "upgrade", "usage:")):
+        result = subprocess.run([sys.executable, "-c", runner, host / "scripts" / script, command,
+                                 "--help"], cwd=host, capture_output=True, text=True, timeout=60,
+                                stdin=subprocess.DEVNULL)
+        assert result.returncode == 0 and shown in result.stdout, (script, command, result.stderr)
+
+
+# --- project quotas for home size limits -------------------------------------------
+
+
+@pytest.mark.parametrize("storage", [fcos.Storage(device="/dev/vdb"),
+                                     fcos.Storage(device=fcos.BOOT_DISK, root_size_mib=16384)])
+def test_dockers_storage_is_mounted_with_project_quotas(storage):
+    choices = fcos.HostChoices(ssh_keys=("ssh-ed25519 AAAA a@b",), storage=storage, embed_env=False)
+    host = fcos.build_host_config(choices, {}, None)
+    assert fcos.DOCKER_MOUNT_OPTIONS == ("prjquota",)
+    assert fcos.butane_config(host)["storage"]["filesystems"][0]["mount_options"] == ["prjquota"]
+    assert fcos.ignition_config(host)["storage"]["filesystems"][0]["mountOptions"] == ["prjquota"]
+    # As Butane writes it (tests/hosttools compares with the real one): after Type=.
+    mount = fcos.mount_unit(storage)
+    assert "[Mount]\nWhere=/var/lib/docker\nWhat=/dev/disk/by-partlabel/edahub-docker\n" \
+        "Type=xfs\nOptions=prjquota\n\n[Install]" in mount
+    units = {unit.name: unit for unit in fcos.render_units(host)}
+    assert units[fcos.MOUNT_UNIT].contents == mount

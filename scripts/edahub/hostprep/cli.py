@@ -206,8 +206,9 @@ def run_fcos_config(args):
     out = result.output_dir
     print(f"\nNew host: boot Fedora CoreOS with {out / fcos.IGNITION_FILE} "
           f"({result.ignition_bytes // 1024} KiB; it holds the secrets: keep it private).")
-    print("  The first boot layers Docker Compose and reboots once; the stack then builds its")
-    print("  images and starts (several minutes). Watch it with: journalctl -fu edahub")
+    print("  The first boot layers Docker Compose and Python and reboots once; the stack then")
+    print("  builds its images and starts (several minutes). Watch it with: journalctl -fu edahub")
+    print(f"  A backup runs every night into {fcos.BACKUP_DIR} ({fcos.BACKUP_TIMER}).")
     print(f"Existing host: follow {out / fcos.STEPS_FILE}.")
     if args.existing_host:
         print("\n" + (out / fcos.STEPS_FILE).read_text())

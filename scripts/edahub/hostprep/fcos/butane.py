@@ -6,8 +6,8 @@ that ``ignition.py`` writes directly (tests/hosttools checks that they agree).
 """
 
 from .. import yaml_text
-from .layout import (BUTANE_FILE, DEPLOY_DIR, DOCKER_ROOT, ENV_FILE, FCOS_SPEC, IGNITION_FILE,
-                     TREE_DIR, UNITS_DIR)
+from .layout import (BUTANE_FILE, DEPLOY_DIR, DOCKER_MOUNT_OPTIONS, DOCKER_ROOT, ENV_FILE,
+                     FCOS_SPEC, IGNITION_FILE, TREE_DIR, UNITS_DIR)
 from .units import render_units
 
 
@@ -24,6 +24,7 @@ def butane_config(host):
             "device": host.storage.partition,
             "path": DOCKER_ROOT,
             "format": "xfs",
+            "mount_options": list(DOCKER_MOUNT_OPTIONS),
             "with_mount_unit": True,
         }]
     if host.env is not None:
@@ -39,11 +40,15 @@ def butane_config(host):
         "version": FCOS_SPEC,
         "passwd": {"users": [{"name": "core", "ssh_authorized_keys": list(host.ssh_keys)}]},
         "storage": storage,
-        "systemd": {"units": [
-            {"name": unit.name, "enabled": True, "contents_local": f"{UNITS_DIR}/{unit.name}"}
-            for unit in render_units(host) if not unit.from_butane
-        ]},
+        "systemd": {"units": [_unit(unit) for unit in render_units(host) if not unit.from_butane]},
     }
+
+
+def _unit(unit):
+    # A unit that is not enabled leaves the key out, as Butane's translation then does.
+    if unit.enabled:
+        return {"name": unit.name, "enabled": True, "contents_local": f"{UNITS_DIR}/{unit.name}"}
+    return {"name": unit.name, "contents_local": f"{UNITS_DIR}/{unit.name}"}
 
 
 def butane_text(host):

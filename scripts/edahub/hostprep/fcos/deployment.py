@@ -6,10 +6,12 @@ from pathlib import Path
 from ...console import UserError
 from .hostconfig import FileContent
 
-# compose.yaml, its build contexts and bind mounts (tests/unit/test_hostprep_fcos.py
-# checks this against compose.yaml).
+# compose.yaml, its build contexts and bind mounts, and the operator's commands:
+# backup.py for the backup timer, bootstrap.py for status, stop and upgrade on the host
+# (tests/unit/test_hostprep_fcos.py checks this against compose.yaml and runs both).
 DEPLOYMENT_PATHS = ("compose.yaml", ".dockerignore", "hub", "singleuser", "mariadb", "mongodb",
-                    "scripts/edahub", "scripts/edahub_core")
+                    "scripts/edahub", "scripts/edahub_core", "scripts/backup.py",
+                    "scripts/bootstrap.py", "scripts/requirements.txt")
 # Host preparation runs on the workstation; the host (and the hub image) never use it.
 DEPLOYMENT_EXCLUDED = ("scripts/edahub/hostprep",)
 _SKIPPED_DIRS = {"__pycache__", ".pytest_cache", ".mypy_cache"}

@@ -4,15 +4,16 @@ Ignition runs only at a host's first boot, so an existing host gets the same set
 these commands, using the files of the output folder.
 """
 
-from .layout import (DEPLOY_DIR, DOCKER_ROOT, ENV_FILE, MOUNT_UNIT, STACK_UNIT, STORAGE_LABEL,
-                     TREE_DIR, UNITS_DIR)
+from .layout import (BACKUP_DIR, BACKUP_KEEP, BACKUP_SERVICE, BACKUP_TIMER, DEPLOY_DIR,
+                     DOCKER_ROOT, ENV_FILE, MOUNT_UNIT, STACK_UNIT, STORAGE_LABEL, TREE_DIR,
+                     UNITS_DIR)
 
 
 def existing_host_steps(host, output_dir):
     """The same setup for an FCOS host that is already running, as Markdown steps.
 
-    edahub's tools need Python, which FCOS does not have, so these are commands for a
-    person to run; each says whether it needs a reboot.
+    edahub's tools need Python, which FCOS has only after step 2, so these are commands
+    for a person to run; each says whether it needs a reboot.
     """
     out = str(output_dir).rstrip("/") or "."
     packages = " ".join(host.layered_packages)
@@ -29,17 +30,19 @@ def existing_host_steps(host, output_dir):
         f"scp -r {out}/host {out}/secrets core@HOST:edahub-provision/",
         "```",
         "",
-        "## 2. Add Docker Compose v2 and buildx (needs a reboot)",
+        "## 2. Add Docker Compose v2, buildx and Python (needs a reboot)",
         "",
-        "Fedora CoreOS ships Docker (moby-engine) but no Compose plugin. Layer Fedora's",
-        "packages, then reboot into the new deployment:",
+        "Fedora CoreOS ships Docker (moby-engine) but no Compose plugin and no Python. Layer",
+        "Fedora's packages (Python with the modules of edahub's backup and operator commands),",
+        "then reboot into the new deployment:",
         "",
         "```",
         f"sudo rpm-ostree install --idempotent --allow-inactive {packages}",
         "sudo systemctl reboot",
         "```",
         "",
-        "After the reboot `docker compose version` must print v2.17 or newer.",
+        "After the reboot `docker compose version` must print v2.17 or newer, and",
+        "`python3 -c 'import docker, dotenv, bcrypt'` must run without an error.",
         "",
     ]
     number = 3
@@ -104,5 +107,18 @@ def existing_host_steps(host, output_dir):
         "",
         "`systemctl stop edahub` runs `docker compose down`; users' homes and the databases",
         "stay in their named volumes.",
+        "",
+        f"## {number + 2}. Back up every night (live)",
+        "",
+        "```",
+        f"sudo install -m 0644 ~/edahub-provision/{UNITS_DIR}/{BACKUP_SERVICE} "
+        f"~/edahub-provision/{UNITS_DIR}/{BACKUP_TIMER} /etc/systemd/system/",
+        "sudo systemctl daemon-reload",
+        f"sudo systemctl enable --now {BACKUP_TIMER}",
+        f"systemctl list-timers {BACKUP_TIMER}   # when the next backup runs",
+        "```",
+        "",
+        f"Backups go to `{BACKUP_DIR}`; the newest {BACKUP_KEEP} stay. `sudo systemctl start",
+        f"{BACKUP_SERVICE}` takes one now (docs/databases.md).",
     ]
     return "\n".join(steps) + "\n"

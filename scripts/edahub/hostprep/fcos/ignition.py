@@ -9,7 +9,7 @@ import base64
 import gzip
 import json
 
-from .layout import DEPLOY_DIR, DOCKER_ROOT, IGNITION_SPEC
+from .layout import DEPLOY_DIR, DOCKER_MOUNT_OPTIONS, DOCKER_ROOT, IGNITION_SPEC
 from .units import render_units
 
 # Ignition spells the partition fields in camelCase.
@@ -38,6 +38,7 @@ def ignition_config(host):
                            for partition in host.storage.partitions()],
         }]
         storage["filesystems"] = [{"device": host.storage.partition, "format": "xfs",
+                                   "mountOptions": list(DOCKER_MOUNT_OPTIONS),
                                    "path": DOCKER_ROOT}]
     files = []
     if host.env is not None:
@@ -49,9 +50,15 @@ def ignition_config(host):
         "ignition": {"version": IGNITION_SPEC},
         "passwd": {"users": [{"name": "core", "sshAuthorizedKeys": list(host.ssh_keys)}]},
         "storage": storage,
-        "systemd": {"units": [{"contents": unit.contents, "enabled": True, "name": unit.name}
-                              for unit in render_units(host)]},
+        "systemd": {"units": [_unit(unit) for unit in render_units(host)]},
     }
+
+
+def _unit(unit):
+    # Butane leaves "enabled" out for a unit it does not enable (fields in its order).
+    if unit.enabled:
+        return {"contents": unit.contents, "enabled": True, "name": unit.name}
+    return {"contents": unit.contents, "name": unit.name}
 
 
 def ignition_text(host):

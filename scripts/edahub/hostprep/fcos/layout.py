@@ -15,11 +15,23 @@ STORAGE_LABEL = "edahub-docker"
 BOOT_DISK = "/dev/disk/by-id/coreos-boot-disk"
 MIN_ROOT_MIB = 8192  # FCOS refuses to boot with a smaller root followed by a partition
 DEFAULT_ROOT_SIZE = "16G"
-# Fedora's packages for the Compose v2 CLI plugin and buildx (FCOS ships neither).
-LAYERED_PACKAGES = ("docker-compose", "docker-buildx")
+# XFS turns project quotas on only when it mounts a filesystem, and Docker's local volume
+# driver needs them to limit a volume's size (EDAHUB_USER_HOME_SIZE limits users' homes so).
+DOCKER_MOUNT_OPTIONS = ("prjquota",)
+# Fedora's packages (FCOS ships none of them): the Compose v2 CLI plugin and buildx, and
+# Python with the modules scripts/backup.py and bootstrap.py import, so that these run
+# on the host without pip.
+LAYERED_PACKAGES = ("docker-compose", "docker-buildx",
+                    "python3", "python3-docker", "python3-dotenv", "python3-bcrypt")
 STACK_UNIT = "edahub.service"
 PACKAGES_UNIT = "edahub-install-packages.service"
 MOUNT_UNIT = "var-lib-docker.mount"
+BACKUP_SERVICE = "edahub-backup.service"
+BACKUP_TIMER = "edahub-backup.timer"
+# Nightly backups (edahub-backup.timer): where they go, how many stay, and when.
+BACKUP_DIR = "/var/srv/edahub-backups"
+BACKUP_KEEP = 14  # two weeks of nightly backups
+BACKUP_SCHEDULE = "*-*-* 03:00:00"
 
 # --- the output folder -------------------------------------------------------------
 
