@@ -201,7 +201,9 @@ def test_systemd_analyze_verify_reports_a_broken_unit(systemd_analyze, fcos_root
 
 
 def test_systemd_analyze_verify_reports_a_missing_executable(systemd_analyze, fcos_root):
-    moved = fcos.stack_unit().replace("/usr/bin/docker compose down", "/usr/local/bin/docker compose down")
+    moved = fcos.stack_unit().replace("ExecCondition=/usr/bin/docker compose version",
+                                      "ExecCondition=/usr/local/bin/docker compose version")
+    assert moved != fcos.stack_unit()
     result = verify(systemd_analyze, fcos_root, {fcos.STACK_UNIT: moved})
     assert result.returncode != 0 and "/usr/local/bin/docker" in result.stderr
 

@@ -327,7 +327,7 @@ def test_the_stack_unit_starts_on_boot_after_docker_and_stops_cleanly():
     unit = fcos.stack_unit()
     assert "Requires=docker.service" in unit and "After=docker.service" in unit
     assert "WantedBy=multi-user.target" in unit
-    assert "ExecStop=/usr/bin/docker compose down" in unit
+    assert "ExecStop=/usr/bin/python3 /var/srv/edahub/scripts/bootstrap.py stop" in unit
     assert re.search(r"^ExecStart=.*docker compose up --detach --no-build --wait'$", unit, re.M)
     # systemd specifiers and variables escaped, so the shell sees $(...) and %g.
     assert "$$(stat -c %%g /run/docker.sock)" in unit

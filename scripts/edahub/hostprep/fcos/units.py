@@ -95,8 +95,10 @@ ExecStartPre=/usr/bin/docker compose build hub singleuser
 # The hub joins the group owning the Docker socket, whose id differs between hosts.
 ExecStart={_UP_WITH_SOCKET_GROUP}
 ExecReload={_UP_WITH_SOCKET_GROUP}
-# The hub stops every user's server first (stop_grace_period in compose.yaml).
-ExecStop=/usr/bin/docker compose down
+# Users' servers outlive the hub, so they are stopped first, then the stack
+# (scripts/edahub/lifecycle.py); a plain `docker compose down` would leave them on the
+# network.
+ExecStop=/usr/bin/python3 {DEPLOY_DIR}/scripts/bootstrap.py stop
 # The first start builds images and pulls the databases: allow for a slow network.
 TimeoutStartSec=45min
 TimeoutStopSec=5min
