@@ -15,17 +15,24 @@ the derived one (that is how a key rotation takes effect); read access to the sh
 
 import hashlib
 import hmac
+import json
 import time
 from dataclasses import dataclass
 
-from edahub_core.names import (DATABASE_CONNECTIONS_PER_USER, PROVISIONER, SHARED_DATASETS,
-                               database_name, require_database_name)
+from edahub_core.names import (DATABASE_CONNECTIONS_PER_USER, MONGODB_ACCOUNTS_PORT,
+                               PROVISIONER, SHARED_DATASETS, database_name,
+                               require_database_name)
 
 MARIADB_HOST = "mariadb"
 MARIADB_PORT = 3306
 MONGODB_HOST = "mongodb"
 MONGODB_PORT = 27017
 NO_SUCH_GRANT = 1141  # MariaDB's ER_NONEXISTING_GRANT
+NO_SUCH_PROCEDURE = 1305  # ER_SP_DOES_NOT_EXIST
+# The procedures the provisioning account may call, and nothing else
+# (mariadb/initdb.d/05-edahub-provisioning.sql).
+ENSURE_ACCOUNT = "CALL `edahub_admin`.`ensure_account`(%s, %s, %s)"
+DROP_ACCOUNT = "CALL `edahub_admin`.`drop_account`(%s)"
 
 
 def grant_pattern(name):
@@ -85,6 +92,8 @@ def is_connection_error(error):
     code = args[0]
     if type(error).__module__.startswith("pymysql") and code in (2002, 2003, 2006, 2013):
         return True
+    if isinstance(error, ConnectionError):  # the MongoDB accounts service, not up yet
+        return True
     from pymongo.errors import ConnectionFailure
 
     return isinstance(error, ConnectionFailure)
@@ -105,7 +114,15 @@ def retry(action, what, attempts=10, delay=1.0, log=None):
 
 
 class MariaDBProvisioner:
-    """Creates and drops users' databases with the least-privileged provisioning account."""
+    """Creates and drops users' databases with the least-privileged provisioning account.
+
+    The account can only call edahub's procedures, which do exactly this for a user's
+    database name. A database volume from before edahub 0.2.1 has no procedures until
+    `bootstrap.py upgrade` adds them; until then the account still has its old rights and
+    the same statements run directly (``legacy`` is then True, for the hub's log).
+    """
+
+    legacy = False
 
     def __init__(self, password, host=MARIADB_HOST, port=MARIADB_PORT):
         self.password = password
@@ -118,10 +135,26 @@ class MariaDBProvisioner:
         return pymysql.connect(host=self.host, port=self.port, user=PROVISIONER,
                                password=self.password, connect_timeout=5, autocommit=True)
 
+    def _call(self, cur, statement, args):
+        """Run a procedure call; False if this volume has no procedures yet."""
+        import pymysql
+
+        try:
+            cur.execute(statement, args)
+            return True
+        except pymysql.err.MySQLError as error:
+            if not error.args or error.args[0] != NO_SUCH_PROCEDURE:
+                raise
+            self.legacy = True
+            return False
+
     def ensure(self, creds, shared_datasets=False):
         """Create ``creds.name``'s database and account if missing; set its password."""
         name = require_database_name(creds.name)
         with self._connect() as conn, conn.cursor() as cur:
+            if self._call(cur, ENSURE_ACCOUNT, (name, creds.mariadb_password,
+                                                bool(shared_datasets))):
+                return
             cur.execute(f"CREATE DATABASE IF NOT EXISTS `{name}`")
             cur.execute("CREATE USER IF NOT EXISTS %s@'%%' IDENTIFIED BY %s "
                         f"WITH MAX_USER_CONNECTIONS {DATABASE_CONNECTIONS_PER_USER}",
@@ -156,45 +189,52 @@ class MariaDBProvisioner:
         """Drop the database and account ``name`` (an admin's explicit request)."""
         require_database_name(name)
         with self._connect() as conn, conn.cursor() as cur:
+            if self._call(cur, DROP_ACCOUNT, (name,)):
+                return
             cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
             cur.execute("DROP USER IF EXISTS %s@'%%'", (name,))
 
 
 class MongoDBProvisioner:
-    """The same for MongoDB: a user in their own database, with readWrite and dbAdmin on it."""
+    """The same for MongoDB, through the mongodb-accounts service (mongodb_accounts.py).
 
-    def __init__(self, password, host=MONGODB_HOST, port=MONGODB_PORT):
+    A user's account lives in their own database, with readWrite and dbAdmin on it. The
+    hub holds no MongoDB account: the service does this one job as root beside MongoDB,
+    for requests that carry ``password`` (EDAHUB_MONGODB_PROVISIONER_PASSWORD).
+    """
+
+    def __init__(self, password, host=MONGODB_HOST, port=MONGODB_ACCOUNTS_PORT):
         self.password = password
-        self.host = host
-        self.port = port
+        self.url = f"http://{host}:{port}/accounts/"
 
-    def _client(self):
-        from pymongo import MongoClient
+    def _request(self, method, name, body=None):
+        import urllib.error
+        import urllib.request
 
-        return MongoClient(host=self.host, port=self.port, username=PROVISIONER,
-                           password=self.password, authSource="admin",
-                           serverSelectionTimeoutMS=5000, connectTimeoutMS=5000)
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(
+            self.url + name, data=data, method=method,
+            headers={"Authorization": f"Bearer {self.password}",
+                     "Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=30):
+                return
+        except urllib.error.HTTPError as error:
+            try:
+                message = json.loads(error.read())["message"]
+            except (ValueError, KeyError):
+                message = error.reason
+            raise RuntimeError(f"MongoDB's accounts service refused {method} {name}: "
+                               f"HTTP {error.code} {message}") from None
+        except urllib.error.URLError as error:  # not reachable (yet): worth retrying
+            raise ConnectionError(f"MongoDB's accounts service: {error.reason}") from None
 
     def ensure(self, creds, shared_datasets=False):
         """Create ``creds.name``'s account (in its own database) if missing; set its password."""
-        require_database_name(creds.name)
-        # Not dbOwner: it includes userAdmin, which would let users create accounts.
-        roles = [{"role": "readWrite", "db": creds.name}, {"role": "dbAdmin", "db": creds.name}]
-        if shared_datasets:
-            roles.append({"role": "read", "db": SHARED_DATASETS})
-        with self._client() as client:
-            db = client[creds.name]
-            found = db.command("usersInfo", creds.name)["users"]
-            if found:
-                db.command("updateUser", creds.name, pwd=creds.mongodb_password, roles=roles)
-            else:
-                db.command("createUser", creds.name, pwd=creds.mongodb_password, roles=roles)
+        name = require_database_name(creds.name)
+        self._request("PUT", name, {"password": creds.mongodb_password,
+                                    "datasets": bool(shared_datasets)})
 
     def drop(self, name):
-        """Drop the database and account ``name``."""
-        require_database_name(name)
-        with self._client() as client:
-            db = client[name]
-            if db.command("usersInfo", name)["users"]:
-                db.command("dropUser", name)
-            client.drop_database(name)
+        """Drop the account and database ``name``."""
+        self._request("DELETE", require_database_name(name))

@@ -141,6 +141,10 @@ class EdahubSpawner(DockerSpawner):
         mongodb = MongoDBProvisioner(self.mongodb_provisioner_password)
         retry(lambda: mariadb.ensure(creds, self.shared_datasets), "MariaDB provisioning",
               log=self.log)
+        if mariadb.legacy:
+            self.log.warning("MariaDB's provisioning account still has the wide rights of "
+                             "edahub 0.2.0 and earlier (its volume predates the procedures): "
+                             "run python3 scripts/bootstrap.py upgrade (docs/databases.md)")
         retry(lambda: mongodb.ensure(creds, self.shared_datasets), "MongoDB provisioning",
               log=self.log)
         self.log.info("Databases of %s ready as %s", self.user.name, creds.name)
@@ -179,7 +183,7 @@ class EdahubSpawner(DockerSpawner):
             except Exception as error:
                 self.log.error("Cannot find the hub's Compose project to check the network "
                                "policy (%s); starting no server", error)
-                raise RuntimeError(self._NO_POLICY) from None
+                raise web.HTTPError(503, self._NO_POLICY) from None
         healthy = await self.docker("containers", filters={
             "label": [f"{COMPOSE_PROJECT_LABEL}={self._compose_project}",
                       f"{COMPOSE_SERVICE_LABEL}=netpolicy"],
@@ -189,7 +193,7 @@ class EdahubSpawner(DockerSpawner):
                            "running and healthy, so users' servers would not be fenced in "
                            "(docker compose logs netpolicy; python3 scripts/bootstrap.py "
                            "status)", self.user.name, self._compose_project)
-            raise RuntimeError(self._NO_POLICY)
+            raise web.HTTPError(503, self._NO_POLICY)
 
     _NO_POLICY = ("Servers cannot start right now: the hub's network protection is not in "
                   "place (it may still be starting). Try again in a minute; if this stays, "

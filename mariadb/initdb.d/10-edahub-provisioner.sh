@@ -2,18 +2,11 @@
 # Sourced by the image's entrypoint (not executable), so docker_process_sql runs the SQL
 # as root on the initialisation server.
 #
-# Least privilege for its job: CREATE USER (global in MariaDB: create, alter and drop
-# accounts), and ALL on databases matching `u_%` only, WITH GRANT OPTION so it can give
-# each user their own database; SELECT on the shared `datasets` database, to grant it
-# on. It cannot read or change any other database, including `mysql`.
+# It may only call edahub's two procedures (05-edahub-provisioning.sql), which create or
+# drop one user's database and account and nothing else.
 #
 # It logs in only from the hub's fixed address (EDAHUB_HUB_ADDRESS, from compose.yaml):
 # its password is no use from a user's container.
-#
-# The pattern is `u_%`, not the exact `u\_%`: MariaDB (11.8, checked) ignores a
-# database grant whose pattern holds an escaped wildcard when it checks GRANT OPTION,
-# so with `u\_%` every GRANT fails with error 1044. `_` then matches any character:
-# don't give other databases names that start with "u" and one more character.
 
 edahub_create_provisioner() {
 	local password="${EDAHUB_MARIADB_PROVISIONER_PASSWORD:-}"
@@ -36,11 +29,9 @@ edahub_create_provisioner() {
 		exit 1
 	fi
 	docker_process_sql --database=mysql <<-EOSQL
-		CREATE DATABASE IF NOT EXISTS \`datasets\`;
 		CREATE USER IF NOT EXISTS 'edahub_provisioner'@'${hub}' IDENTIFIED BY '${password}';
-		GRANT CREATE USER ON *.* TO 'edahub_provisioner'@'${hub}';
-		GRANT ALL PRIVILEGES ON \`u_%\`.* TO 'edahub_provisioner'@'${hub}' WITH GRANT OPTION;
-		GRANT SELECT ON \`datasets\`.* TO 'edahub_provisioner'@'${hub}' WITH GRANT OPTION;
+		GRANT EXECUTE ON PROCEDURE \`edahub_admin\`.\`ensure_account\` TO 'edahub_provisioner'@'${hub}';
+		GRANT EXECUTE ON PROCEDURE \`edahub_admin\`.\`drop_account\` TO 'edahub_provisioner'@'${hub}';
 	EOSQL
 	echo "edahub: created the provisioning account edahub_provisioner (logins from ${hub} only)"
 }

@@ -5,8 +5,10 @@
 
 A backup is a folder named after its UTC time, holding:
 
-- ``mariadb.sql.gz``: mariadb-dump of the users' databases (``u_*``) and ``datasets``, in
-  one transaction (``--single-transaction``: a consistent snapshot of InnoDB tables);
+- ``mariadb/<database>.sql.gz``: mariadb-dump of each user's database (``u_*``) and of
+  ``datasets``, one file each, each in one transaction (``--single-transaction``: a
+  consistent snapshot of its InnoDB tables). Backups of edahub 0.2.0 (format 1) hold one
+  ``mariadb.sql.gz`` for all of them instead;
 - ``mongodb.jsonl.gz``: every document of the same databases in MongoDB's canonical
   Extended JSON (types kept exactly), with their indexes, read while the server is
   write-locked (``fsyncLock``) so all collections are from one moment;
@@ -20,19 +22,26 @@ Database accounts are not in the backup: users' database passwords are derived f
 EDAHUB_DB_PASSWORD_KEY and their accounts are re-created at their next spawn. Restoring
 on a new host needs the same .env (its keys decrypt and derive what the backup holds).
 
-Restore checks the whole backup first (manifest, checksums, every archive readable) and
-that the stack runs with no user server running; only then it replaces the databases,
+Restore checks the whole backup first (manifest, checksums, every archive readable, each
+dump naming only its own database) and that the stack runs with no user server running;
+only then it replaces the databases,
 the home volumes and the hub's state (with the hub stopped meanwhile) with the backup's
-content. Backups made before the hub's state was included restore without it. A backup is written to a ``.partial`` folder
+content. Each user's dump is loaded logged in as that user (root gives the account a
+one-time password for it, and another, never shown, afterwards; the next spawn sets the
+derived one): whatever a dump holds, it can touch nothing but that user's database.
+``datasets``, which only the operator writes, is loaded as root. Backups made before the
+hub's state was included restore without it. A backup is written to a ``.partial`` folder
 and renamed when complete, so a folder without that suffix is always whole.
 """
 
 import argparse
 import gzip
 import hashlib
+import io
 import json
 import os
 import re
+import secrets
 import shutil
 import subprocess
 import sys
@@ -42,8 +51,9 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from edahub_core.names import (COMPOSE_PROJECT_LABEL, COMPOSE_VOLUME_LABEL, SAFE_DATABASE_NAME,
-                               SHARED_DATASETS, home_volume_template)
+from edahub_core.names import (COMPOSE_PROJECT_LABEL, COMPOSE_VOLUME_LABEL,
+                               DATABASE_CONNECTIONS_PER_USER, SAFE_DATABASE_NAME, SHARED_DATASETS,
+                               home_volume_template)
 from edahub_core.settings import load_settings
 
 from . import envfile
@@ -51,19 +61,24 @@ from .console import UserError, format_duration, progress, run, setup_logging
 from .installer import ROOT, Installation
 from .operator import user_servers
 
-FORMAT = 1
+FORMAT = 2  # 2: a MariaDB dump per database; 1 (edahub 0.2.0): one for all
+FORMATS = (1, 2)
 # The databases a backup holds: users' (exactly the names the hub makes, nothing a user
 # could create beside them) and the shared datasets. The same rule in SQL and JavaScript.
 DATABASE_REGEX = f"^({SAFE_DATABASE_NAME.pattern}|{SHARED_DATASETS})$"
-# Names matching DATABASE_REGEX hold only [a-z0-9_], so the unquoted list splits safely.
+MARIADB_ROOT = 'export MYSQL_PWD="$MARIADB_ROOT_PASSWORD"; exec mariadb -uroot'
+MARIADB_LIST = (MARIADB_ROOT + " -N -e \"SELECT schema_name FROM information_schema.schemata "
+                f"WHERE BINARY schema_name REGEXP '{DATABASE_REGEX}'\"")
 MARIADB_DUMP = (
     'export MYSQL_PWD="$MARIADB_ROOT_PASSWORD"; '
-    "dbs=$(mariadb -uroot -N -e \"SELECT schema_name FROM information_schema.schemata "
-    f"WHERE BINARY schema_name REGEXP '{DATABASE_REGEX}'\"); "
     'exec mariadb-dump -uroot --single-transaction --routines --triggers --events '
-    '--hex-blob --add-drop-database --databases $dbs'
+    '--hex-blob --add-drop-database --databases "$EDAHUB_DATABASE"'
 )
-MARIADB_LOAD = 'export MYSQL_PWD="$MARIADB_ROOT_PASSWORD"; exec mariadb -uroot'
+MARIADB_LOAD = MARIADB_ROOT
+# Logged in as the user whose dump it is: the first line of the input is the one-time
+# password (read byte by byte from the pipe, so the dump after it reaches mariadb whole).
+MARIADB_LOAD_AS_USER = ('IFS= read -r MYSQL_PWD && export MYSQL_PWD && exec mariadb '
+                        '--protocol=TCP -h 127.0.0.1 -u "$EDAHUB_DATABASE"')
 MONGOSH = ('exec mongosh --quiet --host 127.0.0.1 -u "${MONGO_INITDB_ROOT_USERNAME:-root}" '
            '-p "$MONGO_INITDB_ROOT_PASSWORD" --authenticationDatabase admin --eval "$EDAHUB_JS"')
 MONGODB_DUMP_JS = r"""
@@ -200,8 +215,9 @@ class Stack:
         if proc.wait() != 0:
             raise UserError(f"reading {service}'s data failed: {err.strip()[-1500:]}")
 
-    def exec_with_input(self, service, script, stream=None, env=None):
-        """Run ``sh -c script`` in ``service`` with ``stream`` (a binary file) as its input.
+    def exec_with_input(self, service, script, stream=None, env=None, first=b""):
+        """Run ``sh -c script`` in ``service`` with ``first``, then ``stream`` (a binary
+        file), as its input; its output.
 
         The input is copied in blocks, so a dump of any size never sits in memory.
         """
@@ -211,6 +227,7 @@ class Stack:
             proc = subprocess.Popen([str(c) for c in cmd], stdin=subprocess.PIPE, stdout=out,
                                     stderr=err)
             try:
+                proc.stdin.write(first)
                 if stream is not None:
                     shutil.copyfileobj(stream, proc.stdin, 1 << 20)
             except BrokenPipeError:
@@ -294,8 +311,15 @@ def _write_backup(stack, inst, final, partial, volumes, steps):
     (partial / "homes").mkdir(parents=True)
     manifest = {"format": FORMAT, "created": final.name, "project": inst.project_name or "edahub",
                 "user_prefix": stack.settings.user_prefix, "files": {}}
-    with progress(2, steps, "MariaDB: dumping users' databases (one transaction)"):
-        stack.exec_to_file("mariadb", MARIADB_DUMP, partial / "mariadb.sql.gz")
+    with progress(2, steps, "MariaDB: dumping users' databases") as status:
+        (partial / "mariadb").mkdir()
+        names = stack.exec_with_input("mariadb", MARIADB_LIST).split()
+        for name in names:
+            if not re.fullmatch(DATABASE_REGEX, name):  # the query selected by this regex
+                raise UserError(f"MariaDB listed an unexpected database name {name!r}")
+            stack.exec_to_file("mariadb", MARIADB_DUMP, partial / "mariadb" / f"{name}.sql.gz",
+                               env={"EDAHUB_DATABASE": name})
+        status.text = f"{len(names)} database(s), one file each"
     with progress(3, steps, "MongoDB: exporting users' databases (write-locked)"):
         stack.exec_to_file("mongodb", MONGOSH, partial / "mongodb.jsonl.gz",
                            env={"EDAHUB_JS": MONGODB_DUMP_JS, "EDAHUB_DATABASES": DATABASE_REGEX})
@@ -330,14 +354,18 @@ def verify_backup(folder):
     except (OSError, ValueError) as e:
         raise UserError(f"{folder}/manifest.json is missing or unreadable ({e})",
                         "give the path of a folder made by `scripts/backup.py create`") from None
-    if manifest.get("format") != FORMAT:
+    if manifest.get("format") not in FORMATS:
         raise UserError(f"unknown backup format {manifest.get('format')!r}",
                         "restore it with the edahub version that made it")
-    for required in ("mariadb.sql.gz", "mongodb.jsonl.gz"):
-        if required not in manifest.get("files", {}):
-            raise UserError(f"the manifest does not list {required}", "the backup is incomplete")
+    required = ["mongodb.jsonl.gz"] + (["mariadb.sql.gz"] if manifest["format"] == 1 else [])
+    for name in required:
+        if name not in manifest.get("files", {}):
+            raise UserError(f"the manifest does not list {name}", "the backup is incomplete")
     for name, entry in manifest["files"].items():
-        if not (name in ("mariadb.sql.gz", "mongodb.jsonl.gz", HUB_STATE)
+        own = mariadb_dump_database(name)
+        if not (name in ("mongodb.jsonl.gz", HUB_STATE)
+                or (name == "mariadb.sql.gz" and manifest["format"] == 1)
+                or (own and manifest["format"] == 2)
                 or re.fullmatch(r"homes/[a-z0-9][a-z0-9_.-]*\.tar\.gz", name)):
             raise UserError(f"the manifest lists {name!r}, which no edahub backup holds",
                             "use a backup made by `scripts/backup.py create`; nothing was changed")
@@ -355,10 +383,13 @@ def verify_backup(folder):
                 check_hub_state(path)
             else:
                 foreign = sorted(databases_named_in(path, name) - {""})
-                foreign = [db for db in foreign if not re.fullmatch(DATABASE_REGEX, db)]
+                foreign = [db for db in foreign
+                           if not re.fullmatch(DATABASE_REGEX, db) or (own and db != own)]
                 if foreign:
+                    what = (f"databases other than its own ({own})" if own
+                            else "databases edahub never backs up")
                     raise UserError(
-                        f"{path} names databases edahub never backs up: {', '.join(foreign)}",
+                        f"{path} names {what}: {', '.join(foreign)}",
                         "use a backup made by `scripts/backup.py create`; nothing was changed")
         except (OSError, EOFError, tarfile.TarError, ValueError) as e:
             raise UserError(f"{path} cannot be read ({e})", "use another backup") from None
@@ -388,6 +419,13 @@ def check_hub_state(path):
                         "use another backup; nothing was changed")
 
 
+def mariadb_dump_database(name):
+    """The database whose dump ``name`` is in a backup (``mariadb/<database>.sql.gz``), or
+    None for any other file."""
+    match = re.fullmatch(r"mariadb/([a-z0-9_]+)\.sql\.gz", name)
+    return match[1] if match and re.fullmatch(DATABASE_REGEX, match[1]) else None
+
+
 _SQL_DATABASE = re.compile(rb"^(?:CREATE DATABASE (?:/\*!\d+ IF NOT EXISTS\*/ )?|USE )`([^`]*)`",
                            re.MULTILINE)
 
@@ -409,6 +447,52 @@ def databases_named_in(path, name):
                 tail = chunk[cut:]
             found.update(m.decode() for m in _SQL_DATABASE.findall(tail))
     return found
+
+
+def _accounts_sql(passwords):
+    """Root's SQL giving each user's account (created as the hub would) ``passwords[name]``
+    and its grant on exactly its own database. Names match DATABASE_REGEX and passwords
+    are hex, so quoting them is plain."""
+    statements = []
+    for name, password in passwords.items():
+        pattern = name.replace("_", "\\_")
+        statements += [
+            f"CREATE USER IF NOT EXISTS '{name}'@'%' IDENTIFIED BY '{password}' "
+            f"WITH MAX_USER_CONNECTIONS {DATABASE_CONNECTIONS_PER_USER};",
+            f"ALTER USER '{name}'@'%' IDENTIFIED BY '{password}';",
+            f"GRANT ALL PRIVILEGES ON `{pattern}`.* TO '{name}'@'%';",
+        ]
+    return "\n".join(statements).encode() + b"\n"
+
+
+def load_mariadb_dumps(stack, dumps):
+    """Load each of ``dumps`` ({database: path}) with the least rights that can.
+
+    A user's dump runs logged in as that user, so nothing in it (a statement on another
+    database, a definer, a grant) can reach beyond their own database. Their account gets
+    a one-time password for it and, afterwards, another that nobody is shown; the next
+    spawn sets the derived one. ``datasets`` (only the operator writes it) is root's.
+    """
+    users = sorted(name for name in dumps if SAFE_DATABASE_NAME.fullmatch(name))
+    once = {name: secrets.token_hex(24) for name in users}
+    stack.exec_with_input("mariadb", MARIADB_ROOT, io.BytesIO(_accounts_sql(once)))
+    try:
+        for name in users:
+            with gzip.open(dumps[name], "rb") as dump:
+                try:
+                    stack.exec_with_input("mariadb", MARIADB_LOAD_AS_USER, dump,
+                                          env={"EDAHUB_DATABASE": name},
+                                          first=once[name].encode() + b"\n")
+                except UserError as error:
+                    raise UserError(f"{name}'s dump was refused ({error.what})",
+                                    "use another backup; databases loaded before it were "
+                                    "replaced, the others are as they were") from None
+    finally:
+        after = {name: secrets.token_hex(24) for name in users}
+        stack.exec_with_input("mariadb", MARIADB_ROOT, io.BytesIO(_accounts_sql(after)))
+    for name in sorted(set(dumps) - set(users)):  # datasets
+        with gzip.open(dumps[name], "rb") as dump:
+            stack.exec_with_input("mariadb", MARIADB_LOAD, dump)
 
 
 def restore_backup(inst, folder):
@@ -434,9 +518,16 @@ def restore_backup(inst, folder):
                 "stop them first (hub admin panel: Stop All) and run restore again",
             )
         status.text = f"backup {manifest['created']} is complete and readable"
-    with progress(2, steps, "MariaDB: loading users' databases"):
-        with gzip.open(folder / "mariadb.sql.gz", "rb") as f:
-            stack.exec_with_input("mariadb", MARIADB_LOAD, f)
+    with progress(2, steps, "MariaDB: loading users' databases") as status:
+        if manifest["format"] == 1:
+            with gzip.open(folder / "mariadb.sql.gz", "rb") as f:
+                stack.exec_with_input("mariadb", MARIADB_LOAD, f)
+            status.text = "one dump for all databases (a backup of edahub 0.2.0), loaded as root"
+        else:
+            dumps = {mariadb_dump_database(n): folder / n for n in manifest["files"]
+                     if mariadb_dump_database(n)}
+            load_mariadb_dumps(stack, dumps)
+            status.text = f"{len(dumps)} database(s), each user's loaded as that user"
     with progress(3, steps, "MongoDB: loading users' databases") as status:
         with tempfile.TemporaryDirectory() as tmp:
             data = Path(tmp) / "restore.jsonl"

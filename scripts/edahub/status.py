@@ -21,7 +21,7 @@ from .console import UserError, run, setup_logging
 from .operator import add_installation_arguments, image_version, read_settings, user_servers
 from edahub_core.settings import keys_for_service
 
-SERVICES = ("hub", "proxy", "netpolicy", "mariadb", "mongodb")
+SERVICES = ("hub", "proxy", "netpolicy", "mariadb", "mongodb", "mongodb-accounts")
 DISK_WARN_FRACTION = 0.10
 MEMORY_WARN_FRACTION = 0.90
 _UNITS = {"B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12,
@@ -89,7 +89,7 @@ class Status:
         lines = ["edahub status", "",
                  "Versions: " + ", ".join(f"{k} {v}" for k, v in self.versions.items()), "",
                  "Services:"]
-        lines += [f"  {service:<10} {state}" for service, state in self.services.items()]
+        lines += [f"  {service:<16} {state}" for service, state in self.services.items()]
         lines += ["", f"Users' servers running: {len(self.servers)}"]
         for s in sorted(self.servers, key=lambda s: s.name):
             limit = f" of {human(s.memory_limit)}" if s.memory_limit else ""

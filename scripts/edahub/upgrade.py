@@ -13,7 +13,9 @@ the old ones; `.env` stays). In order, stopping at the first problem:
 4. build the images (``docker compose build``; through Docker's cache);
 5. ``docker compose up -d``: Compose recreates what changed. The hub migrates its
    database as it starts (``JupyterHub.upgrade_db``, with SQLite's own copy beside it)
-   and finds every user's server again: users' servers and kernels keep running.
+   and finds every user's server again: users' servers and kernels keep running;
+6. narrow MariaDB's provisioning account to edahub's procedures and drop MongoDB's old
+   one, on volumes made before 0.2.1 (``provisioning.py``; nothing changes on newer ones).
 """
 
 import argparse
@@ -26,9 +28,11 @@ from .backup import create_backup
 from .console import UserError, format_duration, progress, run, setup_logging
 from .installer import ROOT, Installation, stream_build
 from .operator import add_installation_arguments, image_version
+from .provisioning import drop_mongodb_provisioner, narrow_mariadb_provisioner
+from edahub_core.names import PROVISIONER
 from edahub_core.settings import SettingsError, load_settings
 
-STEPS = 5
+STEPS = 6
 
 
 def upgrade(inst, backup_dir, backup=True, stream=None):
@@ -64,6 +68,11 @@ def upgrade(inst, backup_dir, backup=True, stream=None):
         stream_build(inst.compose("--progress", "plain", "build", "hub", "singleuser"))
     with progress(5, STEPS, "Restarting what changed (users' servers keep running)", stream):
         run(inst.compose("up", "--detach", "--no-build", "--wait"), timeout=900)
+    with progress(6, STEPS, "Narrowing the hub's database accounts", stream) as status:
+        hosts = narrow_mariadb_provisioner(inst)
+        mongodb = drop_mongodb_provisioner(inst)
+        status.text = (f"MariaDB's {PROVISIONER}@{', @'.join(hosts)} may only call edahub's "
+                       f"procedures; MongoDB's old account: {mongodb}")
     return before, added
 
 

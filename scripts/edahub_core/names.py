@@ -100,7 +100,9 @@ SHARED_DATASETS = "datasets"  # read-only for every user when EDAHUB_SHARED_DATA
 # account (MAX_USER_CONNECTIONS), the network policy per container for MongoDB, which
 # has no per-user limit (edahub_core/netpolicy.py).
 DATABASE_CONNECTIONS_PER_USER = 30
-PROVISIONER = "edahub_provisioner"  # the hub's account in both engines
+PROVISIONER = "edahub_provisioner"  # the hub's MariaDB account
+# The mongodb-accounts service (hub/edahub_hub/mongodb_accounts.py), on MongoDB's address.
+MONGODB_ACCOUNTS_PORT = 27018
 _SAFE_PART_LENGTH = 20
 _HASH_LENGTH = 24
 _LEGACY_HASH_LENGTH = 10

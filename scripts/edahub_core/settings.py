@@ -741,9 +741,10 @@ SETTINGS = (
     ),
     Setting(
         "EDAHUB_MONGODB_PROVISIONER_PASSWORD", "Databases",
-        "Password of MongoDB's edahub_provisioner account (see "
-        "EDAHUB_MARIADB_PROVISIONER_PASSWORD).",
-        Text(), None, secret=True, generate=_random_password, services=("hub", "mongodb"),
+        "The hub's key to the mongodb-accounts service, which makes and drops users' "
+        "MongoDB accounts (the hub has no MongoDB account of its own).",
+        Text(), None, secret=True, generate=_random_password,
+        services=("hub", "mongodb-accounts"),
     ),
     Setting(
         "EDAHUB_DB_PASSWORD_KEY", "Databases",
@@ -766,9 +767,9 @@ SETTINGS = (
     ),
     Setting(
         "EDAHUB_MONGODB_ROOT_PASSWORD", "Databases",
-        "Password of MongoDB's root account (user 'root'). Only the database container "
-        "receives it; users never see it.",
-        Text(), None, secret=True, generate=_random_password,
+        "Password of MongoDB's root account (user 'root'). Only the database container and "
+        "mongodb-accounts, in its network namespace, receive it; users never see it.",
+        Text(), None, secret=True, generate=_random_password, services=("mongodb-accounts",),
     ),
 )
 

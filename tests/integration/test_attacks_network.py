@@ -22,7 +22,7 @@ import time
 import docker.errors
 import pytest
 
-from edahub_core.names import DATABASE_CONNECTIONS_PER_USER
+from edahub_core.names import DATABASE_CONNECTIONS_PER_USER, MONGODB_ACCOUNTS_PORT
 from edahub_core.netpolicy import Layout
 from stacktools import BLOCKED_TEST_RANGE, host_routes
 
@@ -240,30 +240,28 @@ def test_a_removed_rule_is_put_back(stack, docker_client, nadia, oscar):
     assert "network policy installed" in stack.logs("netpolicy")
 
 
-def test_the_provisioning_accounts_log_in_only_from_the_hub(stack, nadia):
-    # Even with the passwords, which users never see: the accounts accept the hub's
-    # address only. The hub's own logins are proved by every spawn (and test_databases.py).
+def test_the_provisioning_accounts_log_in_only_from_the_hub(stack, docker_client, nadia):
+    # Even with the secrets, which users never see: MariaDB's account accepts the hub's
+    # address only, and MongoDB's accounts service (there is no MongoDB account) is not
+    # reachable from users' servers. The hub's own use is proved by every spawn.
     code = textwrap.dedent(f"""
-        import pymysql, pymongo
+        import pymysql, urllib.request
         try:
             pymysql.connect(host="mariadb", user="edahub_provisioner",
                             password={stack.values["EDAHUB_MARIADB_PROVISIONER_PASSWORD"]!r})
             print("mariadb: in")
         except pymysql.err.OperationalError as error:
             print("mariadb: refused", error.args[0])
-        client = pymongo.MongoClient(
-            host="mongodb", username="edahub_provisioner", authSource="admin",
-            password={stack.values["EDAHUB_MONGODB_PROVISIONER_PASSWORD"]!r},
-            serverSelectionTimeoutMS=5000)
         try:
-            client.admin.command("ping")
-            print("mongodb: in")
-        except pymongo.errors.OperationFailure as error:
-            print("mongodb: refused", error.code)
+            urllib.request.urlopen("http://mongodb:{MONGODB_ACCOUNTS_PORT}/health", timeout=5)
+            print("mongodb-accounts: in")
+        except OSError as error:
+            print("mongodb-accounts: refused")
     """)
     result = nadia.execute(code, timeout=60)
     assert result.reply["status"] == "ok", result.error
-    assert result.stdout.splitlines() == ["mariadb: refused 1045", "mongodb: refused 18"]
+    assert result.stdout.splitlines() == ["mariadb: refused 1045", "mongodb-accounts: refused"]
+    assert connect_from_hub(stack, docker_client, "mongodb", MONGODB_ACCOUNTS_PORT) == "connected"
 
 
 def test_one_user_cannot_use_up_mongodbs_connections(stack, nadia, oscar):
@@ -304,13 +302,15 @@ def test_no_server_starts_while_the_network_policy_is_down(stack, docker_client,
     netpolicy.stop(timeout=10)
     try:
         response = session.api("POST", "/users/pia/server")
-        assert response.status_code >= 400, response.text[:300]
+        assert response.status_code == 503, response.text[:300]
+        assert "network protection is not in place" in response.json()["message"]
         with pytest.raises(docker.errors.NotFound):
             docker_client.containers.get(f"{stack.prefix}-user-pia")
         assert "netpolicy service of" in stack.logs("hub")
     finally:
         netpolicy.start()
     deadline = time.monotonic() + 90
+    netpolicy.reload()
     while netpolicy.attrs["State"].get("Health", {}).get("Status") != "healthy":
         assert time.monotonic() < deadline, "netpolicy did not become healthy again"
         time.sleep(1)

@@ -144,7 +144,8 @@ def test_backup_wipe_restore_gives_back_the_exact_data(stack, docker_client, adm
     assert f"homes/{erin_backup['volume']}.tar.gz" in manifest["files"]
     for secret in ("EDAHUB_MARIADB_ROOT_PASSWORD", "EDAHUB_MONGODB_ROOT_PASSWORD"):
         assert stack.values[secret] not in erin_backup["output"]
-    assert database_name("erin").encode() in gzip.decompress((a_copy / "mariadb.sql.gz").read_bytes())
+    erins = gzip.decompress((a_copy / "mariadb" / f"{database_name('erin')}.sql.gz").read_bytes())
+    assert f"CREATE DATABASE /*!32312 IF NOT EXISTS*/ `{database_name('erin')}`".encode() in erins
 
     as_erin(stack, docker_client, "wipe")
     in_volume(stack, docker_client, erin_backup["volume"], "rm -rf /data/results")
@@ -215,9 +216,35 @@ def test_backups_are_readable_by_their_owner_only(erin_backup):
 
 
 def test_a_database_named_like_a_users_is_left_out_and_breaks_nothing(erin_backup):
-    dump = gzip.decompress((erin_backup["folder"] / "mariadb.sql.gz").read_bytes())
-    assert LOOK_ALIKE.encode() not in dump
-    assert database_name("erin").encode() in dump
+    dumps = {p.name: gzip.decompress(p.read_bytes())
+             for p in (erin_backup["folder"] / "mariadb").iterdir()}
+    assert f"{database_name('erin')}.sql.gz" in dumps and "datasets.sql.gz" in dumps
+    assert not any(LOOK_ALIKE.encode() in dump for dump in dumps.values())
+
+
+def test_a_users_dump_is_loaded_with_that_users_rights_only(stack, docker_client, admin,
+                                                            erin_backup, a_copy):
+    # Whatever ends up in a user's dump (a routine's text is dumped verbatim, say) runs
+    # as that user at restore: a statement on another database is refused, not run as root.
+    name = f"mariadb/{database_name('erin')}.sql.gz"
+    hostile = gzip.decompress((a_copy / name).read_bytes()) + (
+        b"\nCREATE TABLE `datasets`.`intruder` (x INT);\n")
+    rewrite_in_backup(a_copy, name, gzip.compress(hostile))
+    stop_every_server(admin)
+    result = backup(stack, "restore", a_copy, "--yes")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"{database_name('erin')}'s dump was refused" in result.stderr
+    assert "denied" in result.stderr
+    mariadb = stack.container(docker_client, "mariadb")
+    tables = mariadb.exec_run(["sh", "-c", 'MYSQL_PWD="$MARIADB_ROOT_PASSWORD" mariadb -uroot '
+                               '-N -e "SHOW TABLES IN datasets"'])
+    assert tables.exit_code == 0 and b"intruder" not in tables.output
+    # Her account is left with a password nobody was shown; her next start sets hers.
+    erin = HubSession(stack.base_url, "erin")
+    assert erin.log_in(erin_backup["session"].password)
+    erin.start_server()
+    erin.stop_server()
+    assert as_erin(stack, docker_client, "read")["rows"]  # she reaches her database again
 
 
 def test_restore_touches_no_volume_but_users_homes(stack, docker_client, admin, erin_backup,

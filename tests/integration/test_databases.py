@@ -212,6 +212,65 @@ def test_hostile_usernames_are_provisioned_safely(stack, docker_client):
     assert len({entry[0] for entry in report.values()}) == len(HOSTILE_USERNAMES)
 
 
+ABUSE_IN_HUB = """
+import json, os, urllib.error, urllib.request
+import pymysql
+from edahub_core.names import MONGODB_ACCOUNTS_PORT
+out = {}
+conn = pymysql.connect(host="mariadb", user="edahub_provisioner", autocommit=True,
+                       password=os.environ["EDAHUB_MARIADB_PROVISIONER_PASSWORD"])
+attempts = {
+    "rename root": "RENAME USER 'root'@'localhost' TO 'gone'@'localhost'",
+    "create an account": "CREATE USER 'intruder'@'%' IDENTIFIED BY 'x'",
+    "grant itself more": "GRANT ALL PRIVILEGES ON *.* TO 'edahub_provisioner'@'%'",
+    "read mysql.user": "SELECT authentication_string FROM mysql.user",
+    "read a user's data": f"SELECT * FROM `{os.environ['VICTIM']}`.`t`",
+    "make root a user's account": "CALL edahub_admin.ensure_account('root', REPEAT('a', 64), 0)",
+    "inject through the name": "CALL edahub_admin.ensure_account('u_a_0123456789`.* TO root; --', REPEAT('a', 64), 0)",
+    "inject through the password": f"CALL edahub_admin.ensure_account('{os.environ['VICTIM']}', 'x'' OR ''1', 0)",
+    "drop the datasets": "CALL edahub_admin.drop_account('datasets')",
+}
+for what, sql in attempts.items():
+    try:
+        conn.cursor().execute(sql)
+        out[what] = "done"
+    except pymysql.err.MySQLError as error:
+        out[what] = error.args[0]
+# MongoDB: the hub has no account; the accounts service takes users' names only.
+def put(name):
+    request = urllib.request.Request(
+        f"http://mongodb:{MONGODB_ACCOUNTS_PORT}/accounts/{name}", method="PUT",
+        data=json.dumps({"password": "a" * 64}).encode(),
+        headers={"Authorization": "Bearer " + os.environ["EDAHUB_MONGODB_PROVISIONER_PASSWORD"]})
+    try:
+        urllib.request.urlopen(request, timeout=10)
+        return "done"
+    except urllib.error.HTTPError as error:
+        return error.code
+out["mongodb admin account"] = put("admin")
+out["mongodb root"] = put("root")
+print(json.dumps(out))
+"""
+
+
+def test_the_provisioning_secrets_can_do_nothing_but_provision(stack, docker_client, alice_server):
+    # From the hub's own address, with both secrets: what a leak of them would allow.
+    victim = database_name("alice")
+    alice_server.execute("import pymysql, os\n"
+                         "c = pymysql.connect(read_default_file=os.path.expanduser('~/.my.cnf'))\n"
+                         "c.cursor().execute('CREATE TABLE IF NOT EXISTS t (v INT)')")
+    hub = docker_client.containers.get(f"{stack.project}-hub-1")
+    result = hub.exec_run(["python3", "-c", ABUSE_IN_HUB], environment={"VICTIM": victim})
+    assert result.exit_code == 0, result.output.decode()[-3000:]
+    out = json.loads(result.output.decode().strip().splitlines()[-1])
+    assert out == {
+        "rename root": 1227, "create an account": 1227, "grant itself more": 1045,
+        "read mysql.user": 1142, "read a user's data": 1142,
+        "make root a user's account": 1644, "inject through the name": 1644,
+        "inject through the password": 1644, "drop the datasets": 1644,
+        "mongodb admin account": 404, "mongodb root": 404}, out
+
+
 def test_a_username_at_the_edge_of_the_policy_spawns_with_working_databases(make_user):
     # Hostile names never get an account (tests/integration/test_attacks_web.py); the
     # provisioning code handles them anyway (above). This is the oddest name allowed.

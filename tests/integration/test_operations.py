@@ -12,7 +12,7 @@ ROTATED = {"Type": "json-file", "Config": {"max-size": "10m", "max-file": "3"}}
 
 def test_every_container_of_the_stack_rotates_its_log(stack, docker_client, running_server):
     running_server("lena")
-    for service in ("hub", "proxy", "netpolicy", "mariadb", "mongodb"):
+    for service in ("hub", "proxy", "netpolicy", "mariadb", "mongodb", "mongodb-accounts"):
         assert stack.container(docker_client, service).attrs["HostConfig"]["LogConfig"] == \
             ROTATED, service
     user = docker_client.containers.get(f"{stack.prefix}-user-lena")
@@ -93,8 +93,8 @@ def test_status_shows_services_servers_sizes_and_disk_on_one_screen(stack, runni
     result = run_status(stack)
     out = result.stdout
     assert result.returncode == (1 if "To act on:" in out else 0), out + result.stderr
-    for service in ("hub", "proxy", "netpolicy", "mariadb", "mongodb"):
-        assert f"  {service:<10} running/healthy" in out, out
+    for service in ("hub", "proxy", "netpolicy", "mariadb", "mongodb", "mongodb-accounts"):
+        assert f"  {service:<16} running/healthy" in out, out
     assert f"{stack.prefix}-user-lena" in out and "memory " in out and "of 1.0 GiB" in out
     assert f"{stack.prefix}-home-lena" in out
     assert "mariadb u_lena_" in out and "mongodb u_lena_" in out

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import websocket
 
+from edahub_core.netpolicy import Layout
 from hubclient import HubError, HubSession, escaped
 from test_databases import MARIADB_ROUND_TRIP, MONGODB_ROUND_TRIP
 
@@ -236,6 +237,23 @@ def test_the_stop_command_stops_everything_and_up_starts_with_files_accounts_and
     again.stop_server()
 
 
+def as_mariadb_root(stack, docker_client, sql):
+    """Run ``sql`` as MariaDB's root inside its container; its output."""
+    result = stack.container(docker_client, "mariadb").exec_run(
+        ["sh", "-c", 'MYSQL_PWD="$MARIADB_ROOT_PASSWORD" exec mariadb -uroot -e "$0"', sql])
+    assert result.exit_code == 0, result.output.decode()
+    return result.output.decode()
+
+
+def as_mongodb_root(stack, docker_client, js):
+    """Run ``js`` with mongosh as MongoDB's root inside its container; its output."""
+    result = stack.container(docker_client, "mongodb").exec_run(
+        ["sh", "-c", 'exec mongosh --quiet -u root -p "$MONGO_INITDB_ROOT_PASSWORD" '
+         '--authenticationDatabase admin --eval "$0"', js])
+    assert result.exit_code == 0, result.output.decode()
+    return result.output.decode()
+
+
 def test_an_upgrade_of_a_running_stack_keeps_servers_and_adds_new_settings(
         stack, make_user, docker_client, tmp_path):
     from edahub import envfile
@@ -246,6 +264,22 @@ def test_an_upgrade_of_a_running_stack_keeps_servers_and_adds_new_settings(
     kernel = start_kernel(zara)
     assert run_on(zara, kernel, "state = 'set before the upgrade'") == ""
     before = container_id(docker_client, stack, "zara")
+    # A MariaDB volume from edahub 0.2.0: no procedures, the provisioning account with its
+    # first rights. The running hub falls back to its own statements meanwhile.
+    hub_account = f"edahub_provisioner@'{Layout(stack.values['EDAHUB_NETWORK_PREFIX']).hub}'"
+    as_mariadb_root(stack, docker_client, f"""
+        DROP DATABASE edahub_admin;
+        REVOKE ALL PRIVILEGES, GRANT OPTION FROM {hub_account};
+        GRANT CREATE USER ON *.* TO {hub_account};
+        GRANT ALL PRIVILEGES ON `u_%`.* TO {hub_account} WITH GRANT OPTION;
+        GRANT SELECT ON `datasets`.* TO {hub_account} WITH GRANT OPTION;""")
+    # ...and MongoDB's provisioning account, which could grant itself root.
+    as_mongodb_root(stack, docker_client, """
+        const admin = db.getSiblingDB("admin");
+        admin.createRole({role: "edahubProvisioner", roles: [], privileges: [
+          {resource: {db: "", collection: ""}, actions: ["createUser", "grantRole"]}]});
+        admin.createUser({user: "edahub_provisioner", pwd: "old-password-0123",
+                          roles: ["edahubProvisioner"]});""")
     # A .env that predates a setting this version generates (the metrics token).
     old_token = stack.values["EDAHUB_METRICS_TOKEN"]
     lines = stack.env_file.read_text().splitlines()
@@ -274,4 +308,20 @@ def test_an_upgrade_of_a_running_stack_keeps_servers_and_adds_new_settings(
     assert metrics.status_code == 200
     assert container_id(docker_client, stack, "zara") == before
     assert run_on(zara, kernel, "print(state)") == "set before the upgrade\n"
+    # The provisioning account may now only call the procedures, and spawns use them;
+    # MongoDB's is gone.
+    assert "may only call edahub's procedures" in result.stdout
+    assert "MongoDB's old account: dropped its account and role" in result.stdout
+    assert as_mongodb_root(stack, docker_client, """
+        const admin = db.getSiblingDB("admin");
+        print(JSON.stringify([admin.getUser("edahub_provisioner"),
+                              admin.getRole("edahubProvisioner")]));""").strip() == "[null,null]"
+    grants = as_mariadb_root(stack, docker_client, f"SHOW GRANTS FOR {hub_account}")
+    assert sorted(g.split(" TO ")[0] for g in grants.splitlines()[1:]) == [
+        "GRANT EXECUTE ON PROCEDURE `edahub_admin`.`drop_account`",
+        "GRANT EXECUTE ON PROCEDURE `edahub_admin`.`ensure_account`",
+        "GRANT USAGE ON *.*"]
+    zara.stop_server()
+    zara.start_server()
+    assert "wide rights of edahub 0.2.0" not in stack.logs("hub", tail=100)
     zara.stop_server()

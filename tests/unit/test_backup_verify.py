@@ -12,10 +12,10 @@ from edahub.backup import HUB_STATE, verify_backup
 from edahub.console import UserError
 
 
-def write_backup(folder, files):
+def write_backup(folder, files, format=2):
     """A backup folder holding ``files`` ({name: bytes}), with a matching manifest."""
     folder.mkdir()
-    manifest = {"format": 1, "created": folder.name, "files": {}}
+    manifest = {"format": format, "created": folder.name, "files": {}}
     for name, data in files.items():
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_bytes(data)
@@ -35,8 +35,40 @@ def hub_database(tmp_path, tables=("users", "api_tokens", "servers")):
     return gzip.compress(path.read_bytes())
 
 
-DUMPS = {"mariadb.sql.gz": gzip.compress(b"-- MariaDB dump\n"),
+USER_DB = "u_erin_0123456789abcdef01234567"
+
+
+def dump_of(*names):
+    """A mariadb-dump's lines that create and select ``names``."""
+    return gzip.compress(b"".join(
+        b"CREATE DATABASE /*!32312 IF NOT EXISTS*/ `%s`;\nUSE `%s`;\n" % (n.encode(), n.encode())
+        for n in names))
+
+
+DUMPS = {f"mariadb/{USER_DB}.sql.gz": dump_of(USER_DB),
+         "mariadb/datasets.sql.gz": dump_of("datasets"),
          "mongodb.jsonl.gz": gzip.compress(b"")}
+
+
+def test_a_backup_of_edahub_0_2_0_with_one_mariadb_dump_is_still_accepted(tmp_path):
+    old = {"mariadb.sql.gz": dump_of(USER_DB, "datasets"), "mongodb.jsonl.gz": gzip.compress(b"")}
+    assert verify_backup(write_backup(tmp_path / "b", old, format=1))["format"] == 1
+
+
+def test_a_users_dump_that_names_another_database_is_refused(tmp_path):
+    other = "u_oscar_0123456789abcdef01234567"
+    folder = write_backup(tmp_path / "b", {**DUMPS,
+                                           f"mariadb/{USER_DB}.sql.gz": dump_of(USER_DB, other)})
+    with pytest.raises(UserError, match=f"names databases other than its own .{USER_DB}.: {other}"):
+        verify_backup(folder)
+
+
+@pytest.mark.parametrize("name", ["mariadb/mysql.sql.gz", "mariadb/u_erin.sql.gz",
+                                  "mariadb.sql.gz", "mariadb/../x.sql.gz"])
+def test_a_dump_of_a_database_edahub_never_backs_up_is_refused(tmp_path, name):
+    folder = write_backup(tmp_path / "b", {**DUMPS, name: dump_of("mysql")})
+    with pytest.raises(UserError, match="which no edahub backup holds"):
+        verify_backup(folder)
 
 
 def test_a_backup_with_the_hubs_state_is_accepted(tmp_path):

@@ -20,8 +20,8 @@ def compose():
 def test_no_version_key_and_services_named_after_folders(compose):
     assert "version" not in compose
     assert set(compose["services"]) == {"hub", "singleuser", "mariadb", "mongodb", "netpolicy",
-                                        "proxy"}
-    for name in set(compose["services"]) - {"netpolicy", "proxy"}:  # the hub's image
+                                        "proxy", "mongodb-accounts"}
+    for name in set(compose["services"]) - {"netpolicy", "proxy", "mongodb-accounts"}:
         assert (ROOT / name).is_dir()
 
 
@@ -33,7 +33,17 @@ def test_only_the_proxy_is_published_and_it_holds_no_socket_or_state(compose):
     assert proxy["cap_drop"] == ["ALL"] and "no-new-privileges:true" in proxy["security_opt"]
 
 
-@pytest.mark.parametrize("service", ["hub", "netpolicy", "proxy"])
+def test_mongodb_accounts_shares_mongodbs_loopback_and_nothing_else(compose):
+    # root accepts logins only from MongoDB's own loopback (mongodb/initdb.d).
+    accounts = compose["services"]["mongodb-accounts"]
+    assert accounts["network_mode"] == "service:mongodb"
+    assert "volumes" not in accounts and "ports" not in accounts
+    assert accounts["cap_drop"] == ["ALL"] and accounts["read_only"] is True
+    assert compose["services"]["hub"]["depends_on"]["mongodb-accounts"] == {
+        "condition": "service_healthy"}
+
+
+@pytest.mark.parametrize("service", ["hub", "netpolicy", "proxy", "mongodb-accounts"])
 def test_services_receive_exactly_their_settings(compose, service):
     assert sorted(compose["services"][service]["environment"]) == \
         sorted(keys_for_service(service))

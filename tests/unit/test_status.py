@@ -6,7 +6,8 @@ import pytest
 from edahub.status import Server, Status, parse_size
 
 HEALTHY = {"hub": "running/healthy", "proxy": "running/healthy", "netpolicy": "running/healthy",
-           "mariadb": "running/healthy", "mongodb": "running/healthy"}
+           "mariadb": "running/healthy", "mongodb": "running/healthy",
+           "mongodb-accounts": "running/healthy"}
 
 
 def status(**changes):
@@ -27,7 +28,7 @@ def test_sizes_as_docker_prints_them(text, size):
 
 def test_a_healthy_platform_shows_everything_and_nothing_to_act_on():
     text = status().render()
-    for expected in ("Versions: edahub 0.2.0", "hub        running/healthy",
+    for expected in ("Versions: edahub 0.2.0", "hub              running/healthy",
                      "Users' servers running: 1", "edahub-user-alice", "memory 300.0 MiB of 2.0 GiB",
                      "CPU 12%", "Home volumes: 1, 5.0 MiB", "Databases: 2, 4.0 MiB",
                      "50.0 GiB free of 100.0 GiB", "Nothing to act on."):

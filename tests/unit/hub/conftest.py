@@ -86,6 +86,8 @@ class FakeProvisioners:
         fakes = self
 
         class FakeProvisioner:
+            legacy = False  # MariaDB's: the volume predates the procedures
+
             def __init__(self, password, host=None, port=None):
                 self.password = password
 

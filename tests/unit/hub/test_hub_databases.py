@@ -5,6 +5,7 @@ command is recorded, and no connection leaves the process.
 """
 
 import logging
+from types import SimpleNamespace
 
 import pymongo.errors
 import pymysql
@@ -136,39 +137,77 @@ def test_provisioners_refuse_a_name_that_is_not_a_user_database_before_connectin
 # --- MariaDB ---------------------------------------------------------------------------------
 
 
-def test_mariadb_ensure_creates_the_database_and_account_as_the_provisioner(fake_mariadb):
-    MariaDBProvisioner("provisioner-pw").ensure(CREDS, shared_datasets=False)
+def test_mariadb_ensure_only_calls_edahubs_procedure_as_the_provisioner(fake_mariadb):
+    provisioner = MariaDBProvisioner("provisioner-pw")
+    provisioner.ensure(CREDS, shared_datasets=True)
 
     [connection] = fake_mariadb.connections
     assert connection["user"] == PROVISIONER and connection["password"] == "provisioner-pw"
     assert (connection["host"], connection["port"]) == ("mariadb", 3306)
-    statements = dict(fake_mariadb.statements)
+    # The password travels as a parameter, never spliced into SQL text.
+    assert fake_mariadb.statements == [
+        ("CALL `edahub_admin`.`ensure_account`(%s, %s, %s)", (NAME, CREDS.mariadb_password, True))]
+    assert provisioner.legacy is False
+
+
+def test_mariadb_drop_only_calls_edahubs_procedure(fake_mariadb):
+    MariaDBProvisioner("pw").drop(NAME)
+    assert fake_mariadb.statements == [("CALL `edahub_admin`.`drop_account`(%s)", (NAME,))]
+
+
+@pytest.fixture
+def legacy_mariadb(fake_mariadb):
+    """A MariaDB whose volume predates the procedures (edahub 0.2.0 and earlier): the call
+    fails as MariaDB answers it, and the provisioner falls back to its own statements."""
+    fake_mariadb.errors["CALL"] = pymysql.err.OperationalError(
+        1305, "PROCEDURE edahub_admin.ensure_account does not exist")
+    return fake_mariadb
+
+
+def test_a_call_refused_for_another_reason_is_raised(fake_mariadb):
+    error = pymysql.err.OperationalError(1370, "execute command denied")
+    fake_mariadb.errors["CALL"] = error
+    with pytest.raises(pymysql.err.OperationalError) as raised:
+        MariaDBProvisioner("pw").ensure(CREDS)
+    assert raised.value is error and len(fake_mariadb.statements) == 1
+
+
+def test_without_procedures_ensure_creates_the_database_and_account_itself(legacy_mariadb):
+    provisioner = MariaDBProvisioner("provisioner-pw")
+    provisioner.ensure(CREDS, shared_datasets=False)
+    assert provisioner.legacy is True
+    legacy_mariadb.statements.pop(0)  # the refused call
+
+    [connection] = legacy_mariadb.connections
+    assert connection["user"] == PROVISIONER and connection["password"] == "provisioner-pw"
+    assert (connection["host"], connection["port"]) == ("mariadb", 3306)
+    statements = dict(legacy_mariadb.statements)
     assert f"CREATE DATABASE IF NOT EXISTS `{NAME}`" in statements
     # The grant names exactly this database ('_' escaped: it is a wildcard in grants),
     # and an unescaped grant from an earlier version is taken back first.
     escaped = NAME.replace("_", "\\_")
     assert f"GRANT ALL PRIVILEGES ON `{escaped}`.* TO %s@'%%'" in statements
     assert f"GRANT ALL PRIVILEGES ON `{NAME}`.* TO %s@'%%'" not in statements
-    sql = fake_mariadb.sql()
+    sql = legacy_mariadb.sql()
     assert sql.index(f"REVOKE ALL PRIVILEGES ON `{NAME}`.* FROM %s@'%%'") < \
         sql.index(f"GRANT ALL PRIVILEGES ON `{escaped}`.* TO %s@'%%'")
-    created = [args for sql, args in fake_mariadb.statements if sql.startswith("CREATE USER")]
-    altered = [args for sql, args in fake_mariadb.statements if sql.startswith("ALTER USER")]
+    created = [args for sql, args in legacy_mariadb.statements if sql.startswith("CREATE USER")]
+    altered = [args for sql, args in legacy_mariadb.statements if sql.startswith("ALTER USER")]
     assert created == altered == [(NAME, CREDS.mariadb_password)]
     # The password travels as a parameter, never spliced into SQL text.
-    assert not any(CREDS.mariadb_password in sql for sql in fake_mariadb.sql())
+    assert not any(CREDS.mariadb_password in sql for sql in legacy_mariadb.sql())
 
 
-def test_mariadb_ensure_revokes_datasets_when_sharing_is_off(fake_mariadb):
+def test_without_procedures_ensure_revokes_datasets_when_sharing_is_off(legacy_mariadb):
     MariaDBProvisioner("pw").ensure(CREDS, shared_datasets=False)
-    assert ("REVOKE SELECT ON `datasets`.* FROM %s@'%%'", (NAME,)) in fake_mariadb.statements
-    assert not any("GRANT SELECT" in sql for sql in fake_mariadb.sql())
+    assert ("REVOKE SELECT ON `datasets`.* FROM %s@'%%'", (NAME,)) in legacy_mariadb.statements
+    assert not any("GRANT SELECT" in sql for sql in legacy_mariadb.sql())
 
 
-def test_mariadb_ensure_grants_datasets_when_sharing_is_on(fake_mariadb):
+def test_without_procedures_ensure_grants_datasets_when_sharing_is_on(legacy_mariadb):
     MariaDBProvisioner("pw").ensure(CREDS, shared_datasets=True)
-    assert ("GRANT SELECT ON `datasets`.* TO %s@'%%'", (NAME,)) in fake_mariadb.statements
-    assert not any(sql.startswith("REVOKE") and "datasets" in sql for sql in fake_mariadb.sql())
+    assert ("GRANT SELECT ON `datasets`.* TO %s@'%%'", (NAME,)) in legacy_mariadb.statements
+    assert not any(sql.startswith("REVOKE") and "datasets" in sql for sql in legacy_mariadb.sql())
 
 
 def test_a_grant_pattern_matches_only_its_own_name():
@@ -176,12 +215,12 @@ def test_a_grant_pattern_matches_only_its_own_name():
     assert grant_pattern("50%\\x") == "50\\%\\\\x"
 
 
-def test_mariadb_ensure_ignores_revoking_a_grant_never_made(fake_mariadb):
+def test_mariadb_ensure_ignores_revoking_a_grant_never_made(legacy_mariadb):
     # What MariaDB answers (ER_NONEXISTING_GRANT), as pymysql raises it.
-    fake_mariadb.errors["REVOKE"] = pymysql.err.OperationalError(
+    legacy_mariadb.errors["REVOKE"] = pymysql.err.OperationalError(
         1141, f"There is no such grant defined for user '{NAME}' on host '%'")
     MariaDBProvisioner("pw").ensure(CREDS, shared_datasets=False)
-    assert fake_mariadb.sql()[-1].startswith("REVOKE")
+    assert legacy_mariadb.sql()[-1].startswith("REVOKE")
 
 
 @pytest.mark.parametrize("error", [
@@ -189,20 +228,38 @@ def test_mariadb_ensure_ignores_revoking_a_grant_never_made(fake_mariadb):
     pymysql.err.OperationalError(2013, "Lost connection to MySQL server during query"),
     pymysql.err.OperationalError(),
 ], ids=repr)
-def test_mariadb_ensure_raises_other_errors_of_the_revoke(fake_mariadb, error):
-    fake_mariadb.errors["REVOKE"] = error
+def test_mariadb_ensure_raises_other_errors_of_the_revoke(legacy_mariadb, error):
+    legacy_mariadb.errors["REVOKE"] = error
     with pytest.raises(pymysql.err.OperationalError) as raised:
         MariaDBProvisioner("pw").ensure(CREDS, shared_datasets=False)
     assert raised.value is error
 
 
-def test_mariadb_drop_drops_the_database_and_the_account(fake_mariadb):
+def test_without_procedures_drop_drops_the_database_and_the_account(legacy_mariadb):
     MariaDBProvisioner("pw").drop(NAME)
-    assert fake_mariadb.statements == [(f"DROP DATABASE IF EXISTS `{NAME}`", None),
+    assert legacy_mariadb.statements[1:] == [(f"DROP DATABASE IF EXISTS `{NAME}`", None),
                                        ("DROP USER IF EXISTS %s@'%%'", (NAME,))]
 
 
-# --- MongoDB ---------------------------------------------------------------------------------
+# --- MongoDB: the accounts service and the hub's client ----------------------------------------
+
+
+@pytest.fixture
+def accounts_service(fake_mongodb):
+    """mongodb_accounts' real HTTP handler on 127.0.0.1, with root's client recorded by
+    FakeMongoDB; yields a provisioner that talks to it with the right key."""
+    import threading
+    from http.server import ThreadingHTTPServer
+
+    from edahub_hub.mongodb_accounts import Accounts, make_handler
+
+    root = fake_mongodb.client(host="127.0.0.1", username="root", password="root-pw")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(Accounts(root), "provisioner-pw"))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield SimpleNamespace(port=server.server_address[1], provisioner=MongoDBProvisioner(
+        "provisioner-pw", host="127.0.0.1", port=server.server_address[1]))
+    server.shutdown()
+    server.server_close()
 
 
 def roles_given(fake_mongodb, command):
@@ -211,12 +268,10 @@ def roles_given(fake_mongodb, command):
 
 
 @pytest.mark.parametrize("shared_datasets", [False, True])
-def test_mongodb_ensure_creates_a_new_account_in_its_own_database(fake_mongodb, shared_datasets):
-    MongoDBProvisioner("provisioner-pw").ensure(CREDS, shared_datasets=shared_datasets)
+def test_mongodb_ensure_creates_a_new_account_in_its_own_database(fake_mongodb, accounts_service,
+                                                                  shared_datasets):
+    accounts_service.provisioner.ensure(CREDS, shared_datasets=shared_datasets)
 
-    [client] = fake_mongodb.clients
-    assert client["username"] == PROVISIONER and client["password"] == "provisioner-pw"
-    assert client["authSource"] == "admin"
     [(database, _, name, kw)] = [c for c in fake_mongodb.commands if c[1] == "createUser"]
     assert database == name == NAME and kw["pwd"] == CREDS.mongodb_password
     expected = [{"role": "readWrite", "db": NAME}, {"role": "dbAdmin", "db": NAME}]
@@ -225,18 +280,63 @@ def test_mongodb_ensure_creates_a_new_account_in_its_own_database(fake_mongodb, 
     assert kw["roles"] == expected  # never dbOwner or userAdmin
 
 
-def test_mongodb_ensure_updates_an_existing_account(fake_mongodb):
+def test_mongodb_ensure_updates_an_existing_account(fake_mongodb, accounts_service):
     fake_mongodb.users.add(NAME)
-    MongoDBProvisioner("pw").ensure(CREDS, shared_datasets=False)
+    accounts_service.provisioner.ensure(CREDS, shared_datasets=False)
     commands = [cmd for _, cmd, _, _ in fake_mongodb.commands]
     assert commands == ["usersInfo", "updateUser"]
     # Switching sharing off takes the read role on datasets away.
     assert {"role": "read", "db": "datasets"} not in roles_given(fake_mongodb, "updateUser")
 
 
-def test_mongodb_drop_drops_the_account_and_the_database(fake_mongodb):
+def test_mongodb_drop_drops_the_account_and_the_database(fake_mongodb, accounts_service):
     fake_mongodb.users.add(NAME)
-    MongoDBProvisioner("pw").drop(NAME)
+    accounts_service.provisioner.drop(NAME)
     assert [(db, cmd, arg) for db, cmd, arg, _ in fake_mongodb.commands] == [
         (NAME, "usersInfo", NAME), (NAME, "dropUser", NAME)]
     assert fake_mongodb.dropped == [NAME]
+
+
+def test_the_accounts_service_refuses_a_wrong_key(fake_mongodb, accounts_service):
+    intruder = MongoDBProvisioner("guessed", host="127.0.0.1", port=accounts_service.port)
+    with pytest.raises(RuntimeError, match="HTTP 403 not authorized"):
+        intruder.ensure(CREDS)
+    with pytest.raises(RuntimeError, match="HTTP 403"):
+        intruder.drop(NAME)
+    assert fake_mongodb.commands == [] and fake_mongodb.dropped == []
+
+
+@pytest.mark.parametrize("method, path, body, status", [
+    ("PUT", "/accounts/admin", {"password": "ab" * 32}, 404),
+    ("DELETE", "/accounts/admin", None, 404),
+    ("PUT", f"/accounts/{NAME}/../admin", {"password": "ab" * 32}, 404),
+    ("PUT", f"/accounts/{NAME}%0A", {"password": "ab" * 32}, 404),
+    ("PUT", f"/accounts/{NAME}", {"password": "secret', roles: ['root']"}, 400),
+    ("PUT", f"/accounts/{NAME}", {"password": "ab" * 32, "datasets": "yes"}, 400),
+    ("PUT", f"/accounts/{NAME}", {"pwd": "ab" * 32}, 400),
+], ids=lambda v: str(v)[:40])
+def test_the_accounts_service_does_nothing_outside_its_one_job(fake_mongodb, accounts_service,
+                                                               method, path, body, status):
+    import json
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{accounts_service.port}{path}", method=method,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Authorization": "Bearer provisioner-pw"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    assert refused.value.code == status
+    assert fake_mongodb.commands == [] and fake_mongodb.dropped == []
+
+
+def test_an_accounts_service_that_is_not_up_is_worth_retrying():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens here once closed
+    with pytest.raises(ConnectionError) as raised:
+        MongoDBProvisioner("pw", host="127.0.0.1", port=port).ensure(CREDS)
+    assert is_connection_error(raised.value)

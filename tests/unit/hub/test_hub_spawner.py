@@ -332,8 +332,9 @@ def test_no_server_starts_while_the_network_policy_is_not_healthy(make_spawner,
                                                                   fake_provisioners, caplog):
     spawner = make_spawner(USERNAME, network_policy=True)
     spawner.docker = SpawnerDocker(healthy_policy=False)
-    with caplog.at_level(logging.ERROR), pytest.raises(RuntimeError, match="network protection"):
+    with caplog.at_level(logging.ERROR), pytest.raises(HTTPError, match="network protection") as refused:
         asyncio.run(spawner.start())
+    assert refused.value.status_code == 503
 
     assert fake_provisioners.calls == []  # nothing was done for the user
     [(method, _, kwargs)] = [c for c in spawner.docker.calls if c[0] == "containers"]

@@ -1,0 +1,166 @@
+"""The only way the hub changes MongoDB's accounts: a small HTTP service beside MongoDB.
+
+MongoDB cannot confine user administration to databases that match a name: a role that
+may create users and grant roles in users' databases may grant itself ``root`` too. So
+the hub has no MongoDB account at all. This service runs in the mongodb container's
+network namespace (compose.yaml: ``network_mode: service:mongodb``), logs in as root
+over loopback (root accepts nothing else), and does exactly two things, for a name that
+is a user's database name and nothing else:
+
+- ``PUT /accounts/<name>`` with ``{"password": <64 hex digits>, "datasets": bool}``:
+  create the account in its own database if missing, else set its password and roles:
+  readWrite and dbAdmin on its own database, read on ``datasets`` when shared;
+- ``DELETE /accounts/<name>``: drop the account and its database.
+
+Each request carries ``Authorization: Bearer <EDAHUB_MONGODB_PROVISIONER_PASSWORD>``,
+which only the hub has; the network policy lets no user's server reach the port
+(``MONGODB_ACCOUNTS_PORT``). ``GET /health`` answers 200 while MongoDB answers root.
+
+    python3 -m edahub_hub.mongodb_accounts          # serve
+    python3 -m edahub_hub.mongodb_accounts check    # the health check
+"""
+
+import hmac
+import json
+import logging
+import os
+import re
+import sys
+import urllib.error
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from edahub_core.names import (MONGODB_ACCOUNTS_PORT, SAFE_DATABASE_NAME, SHARED_DATASETS,
+                               require_database_name)
+
+log = logging.getLogger("edahub.mongodb_accounts")
+PASSWORD = re.compile(r"[0-9a-f]{64}")
+
+
+def roles_for(name, datasets):
+    """The roles of ``name``'s account. Not dbOwner: it includes userAdmin, which would
+    let users create accounts."""
+    roles = [{"role": "readWrite", "db": name}, {"role": "dbAdmin", "db": name}]
+    if datasets:
+        roles.append({"role": "read", "db": SHARED_DATASETS})
+    return roles
+
+
+class Accounts:
+    """What the service does, on a MongoClient logged in as root."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def ensure(self, name, password, datasets):
+        db = self.client[require_database_name(name)]
+        roles = roles_for(name, datasets)
+        if db.command("usersInfo", name)["users"]:
+            db.command("updateUser", name, pwd=password, roles=roles)
+        else:
+            db.command("createUser", name, pwd=password, roles=roles)
+
+    def drop(self, name):
+        db = self.client[require_database_name(name)]
+        if db.command("usersInfo", name)["users"]:
+            db.command("dropUser", name)
+        self.client.drop_database(name)
+
+
+def make_handler(accounts, token):
+    """The request handler: checks the token and every value before anything is done."""
+
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "edahub-mongodb-accounts"
+        sys_version = ""
+
+        def _answer(self, status, message):
+            body = json.dumps({"message": message}).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def _name(self):
+            match = re.fullmatch(r"/accounts/([^/]+)", self.path)
+            if not match or not SAFE_DATABASE_NAME.fullmatch(match[1]):
+                self._answer(404, "not a user's database name")
+                return None
+            return match[1]
+
+        def _authorized(self):
+            given = self.headers.get("Authorization", "")
+            if hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+                return True
+            self._answer(403, "not authorized")
+            return False
+
+        def do_GET(self):
+            if self.path != "/health":
+                return self._answer(404, "no such path")
+            try:
+                accounts.client.admin.command("ping")
+            except Exception as error:
+                return self._answer(503, f"MongoDB does not answer: {type(error).__name__}")
+            self._answer(200, "ok")
+
+        def do_PUT(self):
+            if not self._authorized() or (name := self._name()) is None:
+                return
+            try:
+                length = int(self.headers.get("Content-Length", "0"))
+                body = json.loads(self.rfile.read(min(length, 4096)) or b"{}")
+                password, datasets = body["password"], body.get("datasets", False)
+            except (ValueError, KeyError, TypeError):
+                return self._answer(400, "expected {\"password\": ..., \"datasets\": ...}")
+            if not isinstance(password, str) or not PASSWORD.fullmatch(password) \
+                    or not isinstance(datasets, bool):
+                return self._answer(400, "a password is 64 hex digits; datasets is true or false")
+            accounts.ensure(name, password, datasets)
+            log.info("account %s ready (datasets %s)", name, "on" if datasets else "off")
+            self._answer(200, "ready")
+
+        def do_DELETE(self):
+            if not self._authorized() or (name := self._name()) is None:
+                return
+            accounts.drop(name)
+            log.info("account and database %s dropped", name)
+            self._answer(200, "dropped")
+
+        def log_message(self, format, *args):  # requests are logged above, not here
+            pass
+
+    return Handler
+
+
+def serve(port=MONGODB_ACCOUNTS_PORT):
+    from pymongo import MongoClient
+
+    token = os.environ.get("EDAHUB_MONGODB_PROVISIONER_PASSWORD", "")
+    root_password = os.environ.get("EDAHUB_MONGODB_ROOT_PASSWORD", "")
+    if not token or not root_password:
+        sys.exit("edahub: mongodb-accounts needs EDAHUB_MONGODB_PROVISIONER_PASSWORD and "
+                 "EDAHUB_MONGODB_ROOT_PASSWORD; run python3 scripts/bootstrap.py to create .env")
+    client = MongoClient(host="127.0.0.1", port=27017, username="root", password=root_password,
+                         authSource="admin", serverSelectionTimeoutMS=5000)
+    server = ThreadingHTTPServer(("0.0.0.0", port), make_handler(Accounts(client), token))
+    log.info("serving on port %d", port)
+    server.serve_forever()
+
+
+def check(port=MONGODB_ACCOUNTS_PORT):
+    """Exit 0 when the service answers healthy (compose.yaml's health check)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5) as response:
+            return 0 if response.status == 200 else 1
+    except (OSError, urllib.error.URLError) as error:
+        print(f"mongodb-accounts: not healthy: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    if sys.argv[1:] == ["check"]:
+        sys.exit(check())
+    serve()
