@@ -1,24 +1,30 @@
 #!/usr/bin/env python3
-"""Measure edahub's start-up and spawn times on this machine and print the numbers.
+"""Measure edahub's start-up and spawn times on this machine, beside stock JupyterHub.
 
-    python3 scripts/benchmark.py [--users 10] [--kernels] [--set KEY=VALUE ...]
+    python3 scripts/benchmark.py [--users 10] [--users 20] [--singles 5] [--rounds 1]
+                                 [--stock] [--kernels] [--set KEY=VALUE ...]
                                  [--mariadb-image IMG --mongodb-image IMG]
 
-It starts a private stack from compose.yaml (its own project, network, port and user
-prefix, like the integration tests), then measures:
+It builds edahub's images under tags of its own, then, for each round, measures each
+system on a fresh start and removes it again (with --stock: edahub, stock, edahub,
+stock, ... alternating, so machine noise hits both alike):
 
-- stack start: `docker compose up --wait` until the hub answers /hub/health;
-- one spawn: the hub API request to start a server until the server reports ready;
-- N users spawning at once: p50 and slowest, and how many failed;
+- start: until the hub answers /hub/health (edahub: `docker compose up --wait`);
+- one spawn: the hub API request to start a server until the server reports ready, for
+  --singles new users one after another (median and range);
+- N users spawning at once, for each --users N: p50 and slowest, and how many failed;
 - memory of one idle user container (no kernel), from the engine's stats;
-- with --kernels, each kernel of the users' image, from kernel start to its first result
-  (the hub's kernel API and websocket, as a notebook does): a first cell on a new home
-  volume, the same cell again, and twice a cell loading the language's data tools (for
-  Go, one compiling both database drivers).
+- with --kernels (edahub only), each kernel of the users' image, from kernel start to its
+  first result, as a notebook does (first on a new home, again, and with the language's
+  data tools twice; for Go one compiling both database drivers).
 
---set passes a setting to the stack's .env, e.g. `--set EDAHUB_SINGLEUSER_JULIA=false`
-where Julia cannot be downloaded.
+Stock is JupyterHub 6.1.1 with DockerSpawner 14.0.0 and configurable-http-proxy 5.3.0,
+the same pinned packages edahub's hub image holds, run from that image with stock
+settings: a ten-line config that names only what DockerSpawner needs to work at all (the
+users' image, a network, where the hub listens) and a test login (DummyAuthenticator).
+Both spawn edahub's users' image. It prints each measure with the ratio edahub / stock.
 
+--set passes a setting to edahub's .env, e.g. `--set EDAHUB_USER_CPU_LIMIT=0`.
 Everything it started is removed at the end. Needs the test dependencies
 (`python3 scripts/run_tests.py` installs them into .venv; run this with .venv/bin/python).
 """
@@ -31,15 +37,38 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "scripts"), str(ROOT / "tests")]
 
+STOCK_CONFIG = """
+c = get_config()  # noqa
+c.JupyterHub.spawner_class = "dockerspawner.DockerSpawner"
+c.DockerSpawner.image = {image!r}
+c.DockerSpawner.network_name = {network!r}
+c.JupyterHub.hub_ip = "0.0.0.0"
+c.JupyterHub.hub_connect_ip = {hub!r}
+c.JupyterHub.authenticator_class = "dummy"
+c.Authenticator.allow_all = True
+c.JupyterHub.services = [{{"name": "bench", "api_token": {token!r}}}]
+c.JupyterHub.load_roles = [{{"name": "admin", "services": ["bench"]}}]
+c.JupyterHub.db_url = "sqlite:////tmp/jupyterhub.sqlite"
+c.JupyterHub.cookie_secret_file = "/tmp/jupyterhub_cookie_secret"
+c.ConfigurableHTTPProxy.pid_file = "/tmp/jupyterhub-proxy.pid"
+"""
+
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--users", type=int, default=10, help="users spawning at once")
+    parser.add_argument("--users", type=int, action="append",
+                        help="users spawning at once (repeatable; default 10)")
+    parser.add_argument("--singles", type=int, default=3,
+                        help="single spawns, one after another, per round")
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--stock", action="store_true",
+                        help="also measure stock JupyterHub + DockerSpawner, alternating")
     parser.add_argument("--mariadb-image", default="")
     parser.add_argument("--mongodb-image", default="")
     parser.add_argument("--ca-bundle", default="")
@@ -48,111 +77,212 @@ def main():
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="a setting for the stack's .env (repeatable)")
     args = parser.parse_args()
+    args.users = args.users or [10]
 
     import docker
-    import requests
 
+    from stacktools import image_ids, remove_images
+
+    run_id = secrets.token_hex(3)
+    # Tags of its own, removed at the end: the benchmark never replaces an operator's images.
+    images = {"EDAHUB_HUB_IMAGE": f"edahub-hub:bench-{run_id}",
+              "EDAHUB_SINGLEUSER_IMAGE": f"edahub-singleuser:bench-{run_id}"}
+    client = docker.from_env()
+    results = {"edahub": {}, "stock": {}}
+    built_ids = []
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            for round_number in range(1, args.rounds + 1):
+                for system in (["edahub", "stock"] if args.stock else ["edahub"]):
+                    print(f"--- round {round_number}: {system}", flush=True)
+                    runner = edahub_system if system == "edahub" else stock_system
+                    with runner(args, client, images, Path(tmp), run_id, round_number) as hub:
+                        if not built_ids:
+                            built_ids = image_ids(images.values())
+                        measure(hub, args, results[system], client)
+                        if args.kernels and system == "edahub" and round_number == 1:
+                            hub.admin.start_server()
+                            assert hub.admin.open_server().status_code == 200
+                            time_kernels(hub.admin)
+        finally:
+            remove_images(list(images.values()), built_ids)
+    report(results, args)
+
+
+class Hub:
+    """A running hub to measure: its URL, an admin API session and its users' containers."""
+
+    def __init__(self, base_url, token, container_of, admin=None):
+        import requests
+
+        self.base_url = base_url
+        self.api = requests.Session()
+        self.api.headers["Authorization"] = f"token {token}"
+        self.container_of = container_of
+        self.admin = admin
+        self.started = None
+        self.made = 0
+
+    def new_users(self, count):
+        names = [f"bench{self.made + i}" for i in range(count)]
+        self.made += count
+        response = self.api.post(f"{self.base_url}/hub/api/users", json={"usernames": names},
+                                 timeout=60)
+        assert response.status_code == 201, response.text
+        return names
+
+    def spawn(self, name, timeout=300):
+        """Seconds from the API request to the server reported ready; None if it failed."""
+        t0 = time.monotonic()
+        response = self.api.post(f"{self.base_url}/hub/api/users/{name}/server", timeout=120)
+        if response.status_code not in (201, 202):
+            return None
+        while time.monotonic() - t0 < timeout:
+            model = self.api.get(f"{self.base_url}/hub/api/users/{name}", timeout=30).json()
+            server = model.get("servers", {}).get("")
+            if server and server.get("ready"):
+                return time.monotonic() - t0
+            if not model.get("pending") and not server:
+                return None
+            time.sleep(0.05)
+        return None
+
+
+@contextmanager
+def edahub_system(args, client, images, tmp, run_id, round_number):
     from edahub import envfile
     from edahub.compose import ComposeProject
     from edahub.installer import hash_password
     from edahub.lifecycle import stop_platform
     from edahub_core.settings import load_settings
     from hubclient import HubSession
-    from stacktools import (free_network_prefix, free_port, image_ids, remove_images,
-                            remove_user_resources, wait_for_hub)
+    from stacktools import free_network_prefix, free_port, remove_user_resources, wait_for_hub
 
-    run_id = secrets.token_hex(3)
-    project, prefix = f"edahub-bench-{run_id}", f"edahubbench{run_id}"
-    # Tags of its own, removed at the end: the benchmark never replaces an operator's images.
-    images = {"EDAHUB_HUB_IMAGE": f"edahub-hub:bench-{run_id}",
-              "EDAHUB_SINGLEUSER_IMAGE": f"edahub-singleuser:bench-{run_id}"}
-    with tempfile.TemporaryDirectory() as tmp:
-        env_file = Path(tmp) / "bench.env"
-        admin_password = secrets.token_hex(12)
-        port = free_port()
-        overrides = {
-            "EDAHUB_HUB_PORT": str(port), "EDAHUB_HUB_BIND_ADDRESS": "127.0.0.1",
-            "EDAHUB_HTTP_REDIRECT_PORT": str(free_port()),
-            "EDAHUB_NETWORK_NAME": project, "EDAHUB_USER_PREFIX": prefix,
-            "EDAHUB_NETWORK_PREFIX": free_network_prefix(docker.from_env()),
-            "EDAHUB_ADMIN_PASSWORD_HASH": hash_password(admin_password),
-            "EDAHUB_DOCKER_GID": str(os.stat("/var/run/docker.sock").st_gid),
-            **images,
-        }
-        if args.mariadb_image:
-            overrides["EDAHUB_MARIADB_IMAGE"] = args.mariadb_image
-        if args.mongodb_image:
-            overrides["EDAHUB_MONGODB_IMAGE"] = args.mongodb_image
-        if args.ca_bundle:
-            overrides["EDAHUB_CA_BUNDLE"] = args.ca_bundle
-        overrides.update(item.split("=", 1) for item in args.set)
-        envfile.ensure_env_file(env_file, overrides, validate=load_settings)
-        compose = ComposeProject(env_file, project)
-        base_url = f"http://127.0.0.1:{port}"
-        client = docker.from_env()
-        built_ids = []
+    project, prefix = f"edahub-bench-{run_id}-{round_number}", f"edahubbench{run_id}r{round_number}"
+    env_file = tmp / f"{project}.env"
+    admin_password = secrets.token_hex(12)
+    port = free_port()
+    overrides = {
+        "EDAHUB_HUB_PORT": str(port), "EDAHUB_HUB_BIND_ADDRESS": "127.0.0.1",
+        "EDAHUB_HTTP_REDIRECT_PORT": str(free_port()),
+        "EDAHUB_NETWORK_NAME": project, "EDAHUB_USER_PREFIX": prefix,
+        "EDAHUB_NETWORK_PREFIX": free_network_prefix(client),
+        "EDAHUB_ADMIN_PASSWORD_HASH": hash_password(admin_password),
+        "EDAHUB_DOCKER_GID": str(os.stat("/var/run/docker.sock").st_gid),
+        **images,
+    }
+    for key, value in (("EDAHUB_MARIADB_IMAGE", args.mariadb_image),
+                       ("EDAHUB_MONGODB_IMAGE", args.mongodb_image),
+                       ("EDAHUB_CA_BUNDLE", args.ca_bundle)):
+        if value:
+            overrides[key] = value
+    overrides.update(item.split("=", 1) for item in args.set)
+    envfile.ensure_env_file(env_file, overrides, validate=load_settings)
+    compose = ComposeProject(env_file, project)
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        compose.run("build", "hub", "singleuser", timeout=3600)
+        started = time.monotonic()
+        compose.run("up", "--detach", "--wait", "--no-build", timeout=600)
+        wait_for_hub(base_url, timeout=120)
+        elapsed = time.monotonic() - started
+        admin = HubSession(base_url, "admin")
+        assert admin.log_in(admin_password)
+        token = admin.api("POST", "/users/admin/tokens",
+                          json={"note": "benchmark", "expires_in": 3600}).json()["token"]
+        hub = Hub(base_url, token, lambda name: f"{prefix}-user-{name}", admin=admin)
+        hub.started = elapsed
+        yield hub
+    finally:
         try:
-            compose.run("build", "hub", "singleuser", timeout=3600)
-            built_ids = image_ids(images.values())
-            started = time.monotonic()
-            compose.run("up", "--detach", "--wait", "--no-build", timeout=600)
-            wait_for_hub(base_url, timeout=120)
-            print(f"stack start (compose up --wait, hub healthy): {time.monotonic() - started:.1f} s")
-
-            admin = HubSession(base_url, "admin")
-            assert admin.log_in(admin_password)
-            # Users are created by the admin API (the signup flow is not what is measured).
-            names = [f"bench{i}" for i in range(args.users + 1)]
-            admin.api("POST", "/users", json={"usernames": names})
-            token = admin.api("POST", "/users/admin/tokens",
-                              json={"note": "benchmark", "expires_in": 3600}).json()["token"]
-            api = requests.Session()
-            api.headers["Authorization"] = f"token {token}"
-
-            def spawn(name, timeout=300):
-                t0 = time.monotonic()
-                response = api.post(f"{base_url}/hub/api/users/{name}/server", timeout=60)
-                if response.status_code not in (201, 202):
-                    return None
-                while time.monotonic() - t0 < timeout:
-                    model = api.get(f"{base_url}/hub/api/users/{name}", timeout=30).json()
-                    server = model.get("servers", {}).get("")
-                    if server and server.get("ready"):
-                        return time.monotonic() - t0
-                    if not model.get("pending") and not server:
-                        return None
-                    time.sleep(0.25)
-                return None
-
-            one = spawn(names[0])
-            print(f"one spawn (API request to ready): {one:.1f} s" if one else "one spawn: FAILED")
-            time.sleep(3)
-            container = client.containers.get(f"{prefix}-user-{names[0]}")
-            mem = container.stats(stream=False)["memory_stats"]
-            used = mem.get("usage", 0) - mem.get("stats", {}).get("inactive_file", 0)
-            print(f"memory of one idle user container: {used / 2**20:.0f} MiB")
-
-            if args.users:
-                with ThreadPoolExecutor(max_workers=args.users) as pool:
-                    times = list(pool.map(spawn, names[1:]))
-                ok = sorted(t for t in times if t is not None)
-                failed = len(times) - len(ok)
-                if ok:
-                    print(f"{args.users} users spawning at once: p50 "
-                          f"{statistics.median(ok):.1f} s, slowest {ok[-1]:.1f} s, failed {failed}")
-                else:
-                    print(f"{args.users} users spawning at once: all {failed} failed")
-            if args.kernels:
-                admin.start_server()
-                assert admin.open_server().status_code == 200
-                time_kernels(admin)
+            stop_platform(compose, prefix, timeout=60, volumes=True, remove_policy=True,
+                          stream=sys.stderr)
         finally:
-            try:
-                stop_platform(compose, prefix, timeout=60, volumes=True, remove_policy=True,
-                              stream=sys.stderr)
-            finally:
-                remove_user_resources(client, prefix)
-            remove_images(list(images.values()), built_ids)
+            remove_user_resources(client, prefix)
+
+
+@contextmanager
+def stock_system(args, client, images, tmp, run_id, round_number):
+    """Stock JupyterHub + DockerSpawner in a container of the hub image, on a network of
+    its own; users are prefixed so that their containers and volumes can be removed."""
+    from stacktools import free_port, wait_for_hub
+
+    name = f"stock-bench-{run_id}-{round_number}"
+    token = secrets.token_hex(32)
+    config = tmp / f"{name}.py"
+    config.write_text(STOCK_CONFIG.format(image=images["EDAHUB_SINGLEUSER_IMAGE"], network=name,
+                                          hub=name, token=token))
+    config.chmod(0o644)
+    port = free_port()
+    network = client.networks.create(name, driver="bridge")
+    hub = None
+    try:
+        started = time.monotonic()
+        hub = client.containers.run(
+            images["EDAHUB_HUB_IMAGE"], ["jupyterhub", "--config", "/srv/stock_config.py"],
+            name=name, detach=True, network=name, ports={"8000/tcp": ("127.0.0.1", port)},
+            group_add=[str(os.stat("/var/run/docker.sock").st_gid)],
+            volumes={"/var/run/docker.sock": {"bind": "/var/run/docker.sock", "mode": "rw"},
+                     str(config): {"bind": "/srv/stock_config.py", "mode": "ro"}})
+        base_url = f"http://127.0.0.1:{port}"
+        wait_for_hub(base_url, timeout=120)
+        measured = Hub(base_url, token, lambda user: f"jupyter-{user}")
+        measured.started = time.monotonic() - started
+        yield measured
+    finally:
+        # DockerSpawner's defaults: containers jupyter-<user>, volumes none.
+        for container in client.containers.list(all=True, filters={"network": name}):
+            if container.name != name:
+                container.remove(force=True)
+        if hub is not None:
+            hub.remove(force=True)
+        network.remove()
+
+
+def measure(hub, args, into, client):
+    """Append this round's figures of ``hub`` to ``into`` (measure -> list of values)."""
+    add = lambda key, value: into.setdefault(key, []).append(value)  # noqa: E731
+    add("start (s)", hub.started)
+    print(f"start: {hub.started:.1f} s", flush=True)
+    first_users = hub.new_users(args.singles)
+    singles = [hub.spawn(name) for name in first_users]
+    for t in singles:
+        add("one spawn (s)", t)
+    print("one spawn: " + ", ".join(f"{t:.2f} s" if t else "FAILED" for t in singles), flush=True)
+    time.sleep(3)
+    container = client.containers.get(hub.container_of(first_users[0]))
+    mem = container.stats(stream=False)["memory_stats"]
+    used = (mem.get("usage", 0) - mem.get("stats", {}).get("inactive_file", 0)) / 2**20
+    add("idle user container (MiB)", used)
+    print(f"memory of one idle user container: {used:.0f} MiB", flush=True)
+    for count in args.users:
+        names = hub.new_users(count)
+        with ThreadPoolExecutor(max_workers=count) as pool:
+            times = list(pool.map(hub.spawn, names))
+        ok = sorted(t for t in times if t is not None)
+        add(f"{count} at once: p50 (s)", statistics.median(ok) if ok else None)
+        add(f"{count} at once: slowest (s)", ok[-1] if ok else None)
+        add(f"{count} at once: failed", len(times) - len(ok))
+        print(f"{count} users spawning at once: " + (
+            f"p50 {statistics.median(ok):.1f} s, slowest {ok[-1]:.1f} s, "
+            f"failed {len(times) - len(ok)}" if ok else f"all {len(times)} failed"), flush=True)
+
+
+def report(results, args):
+    """The table: each measure's median over rounds (and range), with edahub / stock."""
+    print("\n| measure | edahub | stock | edahub / stock |\n|---|---|---|---|")
+    for key, values in results["edahub"].items():
+        def summary(vals):
+            vals = [v for v in vals if v is not None]
+            if not vals:
+                return None, "-"
+            mid = statistics.median(vals)
+            spread = f" ({min(vals):.2f}-{max(vals):.2f})" if len(vals) > 1 else ""
+            return mid, (f"{mid:.0f}" if "failed" in key else f"{mid:.2f}") + spread
+        ours, ours_text = summary(values)
+        stock, stock_text = summary(results["stock"].get(key, []))
+        ratio = f"{ours / stock:.2f}" if ours is not None and stock else "-"
+        print(f"| {key} | {ours_text} | {stock_text} | {ratio} |")
 
 
 # Per kernel language: a first cell, and a cell loading the language's data tools.

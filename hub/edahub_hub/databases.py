@@ -203,7 +203,7 @@ class MongoDBProvisioner:
     for requests that carry ``password`` (EDAHUB_MONGODB_PROVISIONER_PASSWORD).
     """
 
-    def __init__(self, password, host=MONGODB_HOST, port=MONGODB_ACCOUNTS_PORT):
+    def __init__(self, password, host="mongodb-accounts", port=MONGODB_ACCOUNTS_PORT):
         self.password = password
         self.url = f"http://{host}:{port}/accounts/"
 

@@ -2,10 +2,9 @@
 
 MongoDB cannot confine user administration to databases that match a name: a role that
 may create users and grant roles in users' databases may grant itself ``root`` too. So
-the hub has no MongoDB account at all. This service runs in the mongodb container's
-network namespace (compose.yaml: ``network_mode: service:mongodb``), logs in as root
-over loopback (root accepts nothing else), and does exactly two things, for a name that
-is a user's database name and nothing else:
+the hub has no MongoDB account at all. This service (compose.yaml: mongodb-accounts, at
+a fixed address that root alone accepts besides MongoDB's own loopback) logs in as root
+and does exactly two things, for a name that is a user's database name and nothing else:
 
 - ``PUT /accounts/<name>`` with ``{"password": <64 hex digits>, "datasets": bool}``:
   create the account in its own database if missing, else set its password and roles:
@@ -102,7 +101,13 @@ def make_handler(accounts, token):
             try:
                 accounts.client.admin.command("ping")
             except Exception as error:
-                return self._answer(503, f"MongoDB does not answer: {type(error).__name__}")
+                message = f"MongoDB does not answer root: {type(error).__name__}"
+                if getattr(error, "code", None) == 18:  # authentication failed
+                    message = ("MongoDB refuses root from this address; a database volume "
+                               "from before edahub 0.2.1 needs `python3 scripts/bootstrap.py "
+                               "upgrade` (docs/databases.md)")
+                log.error("not healthy: %s", message)
+                return self._answer(503, message)
             self._answer(200, "ok")
 
         def do_PUT(self):
@@ -142,7 +147,7 @@ def serve(port=MONGODB_ACCOUNTS_PORT):
     if not token or not root_password:
         sys.exit("edahub: mongodb-accounts needs EDAHUB_MONGODB_PROVISIONER_PASSWORD and "
                  "EDAHUB_MONGODB_ROOT_PASSWORD; run python3 scripts/bootstrap.py to create .env")
-    client = MongoClient(host="127.0.0.1", port=27017, username="root", password=root_password,
+    client = MongoClient(host="mongodb", port=27017, username="root", password=root_password,
                          authSource="admin", serverSelectionTimeoutMS=5000)
     server = ThreadingHTTPServer(("0.0.0.0", port), make_handler(Accounts(client), token))
     log.info("serving on port %d", port)

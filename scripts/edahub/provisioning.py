@@ -1,22 +1,26 @@
-"""Narrow the hub's database rights on volumes older than edahub 0.2.1.
+"""Bring database volumes older than edahub 0.2.1 to its account model, in two steps.
 
 A new volume gets edahub's procedures and a provisioning account that may only call them
 (mariadb/initdb.d). An older volume keeps the account's first rights (global CREATE
 USER, everything on `u_%` databases) until this runs: it adds the procedures (the same
 SQL file) and leaves every ``edahub_provisioner`` account with the right to call them
-and nothing else. It runs as root inside the mariadb container, is safe to run again,
-and `bootstrap.py upgrade` runs it once the new hub is up (which falls back to the old
-statements while the procedures are missing).
+and nothing else. MongoDB: the hub has no account there any more; the mongodb-accounts
+service makes users' accounts as root, so root must accept that service's address, and
+the old ``edahub_provisioner`` account and its role go.
 
-MongoDB: the hub now has no account there (the mongodb-accounts service makes users'
-accounts as root); the old ``edahub_provisioner`` account and its role are dropped.
+`bootstrap.py upgrade` runs ``prepare_databases`` before the new containers start (it
+only adds: the old hub keeps working) and ``narrow_old_rights`` once they run (the new
+hub falls back to the old MariaDB statements while the procedures are missing). Both run
+as root inside the database containers and are safe to run again.
 """
 
 import io
 
 from edahub_core.names import PROVISIONER
+from edahub_core.netpolicy import Layout
 
 from .backup import MARIADB_ROOT, MONGOSH, Stack
+from .console import run
 from .installer import ROOT
 
 PROCEDURES_SQL = ROOT / "mariadb" / "initdb.d" / "05-edahub-provisioning.sql"
@@ -44,22 +48,47 @@ def narrowing_sql(hosts):
     return "\n".join(statements) + "\n"
 
 
-def narrow_mariadb_provisioner(inst):
-    """Install the procedures and narrow the account(s); returns the hosts narrowed."""
-    stack = Stack(inst)
-    stack.require_running()
-    with open(PROCEDURES_SQL, "rb") as sql:
-        stack.exec_with_input("mariadb", MARIADB_ROOT, sql)
+ALLOW_MONGODB_ACCOUNTS = """
+const address = process.env.EDAHUB_ADDRESS;
+db.getSiblingDB("admin").updateUser("root", {
+  authenticationRestrictions: [{clientSource: ["127.0.0.1", "::1", address]}]});
+print("root accepts " + address + " and MongoDB's own loopback");
+"""
+
+
+def _provisioner_hosts(stack):
     hosts = stack.exec_with_input("mariadb", _HOSTS).split()
     for host in hosts:  # an address or '%': nothing that needs quoting
         if not all(c.isalnum() or c in ".:%_-" for c in host):
             raise ValueError(f"unexpected host {host!r} of {PROVISIONER}")
-    stack.exec_with_input("mariadb", MARIADB_ROOT, io.BytesIO(narrowing_sql(hosts).encode()))
     return hosts
 
 
-def drop_mongodb_provisioner(inst):
-    """Drop MongoDB's old provisioning account and role, if there; what was done."""
-    output = Stack(inst).exec_with_input("mongodb", MONGOSH,
-                                         env={"EDAHUB_JS": DROP_MONGODB_PROVISIONER})
-    return output.strip().splitlines()[-1] if output.strip() else "none there"
+def prepare_databases(inst):
+    """Add what the new version needs, taking nothing away; a line saying what was done."""
+    stack = Stack(inst)
+    # Started if they were stopped; recreated if their settings changed.
+    run(inst.compose("up", "--detach", "--no-build", "--wait", "mariadb", "mongodb"),
+        timeout=600)
+    with open(PROCEDURES_SQL, "rb") as sql:
+        stack.exec_with_input("mariadb", MARIADB_ROOT, sql)
+    hosts = _provisioner_hosts(stack)
+    grants = "\n".join(f"GRANT EXECUTE ON PROCEDURE `edahub_admin`.`{p}` TO "
+                       f"'{PROVISIONER}'@'{host}';" for host in hosts for p in PROCEDURES)
+    stack.exec_with_input("mariadb", MARIADB_ROOT, io.BytesIO(grants.encode() + b"\n"))
+    address = Layout(stack.settings.network_prefix).mongodb_accounts
+    stack.exec_with_input("mongodb", MONGOSH, env={"EDAHUB_JS": ALLOW_MONGODB_ACCOUNTS,
+                                                   "EDAHUB_ADDRESS": address})
+    return f"MariaDB's procedures in place; MongoDB's root accepts mongodb-accounts ({address})"
+
+
+def narrow_old_rights(inst):
+    """Take the old rights away; a line saying what was done."""
+    stack = Stack(inst)
+    stack.require_running()
+    hosts = _provisioner_hosts(stack)
+    stack.exec_with_input("mariadb", MARIADB_ROOT, io.BytesIO(narrowing_sql(hosts).encode()))
+    output = stack.exec_with_input("mongodb", MONGOSH, env={"EDAHUB_JS": DROP_MONGODB_PROVISIONER})
+    mongodb = output.strip().splitlines()[-1] if output.strip() else "none there"
+    return (f"MariaDB's {PROVISIONER}@{', @'.join(hosts)} may only call edahub's procedures; "
+            f"MongoDB's old account: {mongodb}")

@@ -11,11 +11,14 @@ the old ones; `.env` stays). In order, stopping at the first problem:
    backup's commands included; the running containers do not read .env);
 3. back up everything, the hub's state included (``scripts/backup.py create``);
 4. build the images (``docker compose build``; through Docker's cache);
-5. ``docker compose up -d``: Compose recreates what changed. The hub migrates its
+5. prepare the databases for this version's account model, adding only (MariaDB's
+   provisioning procedures; MongoDB's root accepting the mongodb-accounts service):
+   ``provisioning.py``, nothing changes on volumes made since 0.2.1;
+6. ``docker compose up -d``: Compose recreates what changed. The hub migrates its
    database as it starts (``JupyterHub.upgrade_db``, with SQLite's own copy beside it)
    and finds every user's server again: users' servers and kernels keep running;
-6. narrow MariaDB's provisioning account to edahub's procedures and drop MongoDB's old
-   one, on volumes made before 0.2.1 (``provisioning.py``; nothing changes on newer ones).
+7. take the old rights away: MariaDB's provisioning account keeps the procedures only,
+   MongoDB's old account is dropped.
 """
 
 import argparse
@@ -28,11 +31,10 @@ from .backup import create_backup
 from .console import UserError, format_duration, progress, run, setup_logging
 from .installer import ROOT, Installation, stream_build
 from .operator import add_installation_arguments, image_version
-from .provisioning import drop_mongodb_provisioner, narrow_mariadb_provisioner
-from edahub_core.names import PROVISIONER
+from .provisioning import narrow_old_rights, prepare_databases
 from edahub_core.settings import SettingsError, load_settings
 
-STEPS = 6
+STEPS = 7
 
 
 def upgrade(inst, backup_dir, backup=True, stream=None):
@@ -66,13 +68,12 @@ def upgrade(inst, backup_dir, backup=True, stream=None):
     inst.settings = load_settings(values)
     with progress(4, STEPS, "Building the images", stream):
         stream_build(inst.compose("--progress", "plain", "build", "hub", "singleuser"))
-    with progress(5, STEPS, "Restarting what changed (users' servers keep running)", stream):
+    with progress(5, STEPS, "Preparing the databases (adding only)", stream) as status:
+        status.text = prepare_databases(inst)
+    with progress(6, STEPS, "Restarting what changed (users' servers keep running)", stream):
         run(inst.compose("up", "--detach", "--no-build", "--wait"), timeout=900)
-    with progress(6, STEPS, "Narrowing the hub's database accounts", stream) as status:
-        hosts = narrow_mariadb_provisioner(inst)
-        mongodb = drop_mongodb_provisioner(inst)
-        status.text = (f"MariaDB's {PROVISIONER}@{', @'.join(hosts)} may only call edahub's "
-                       f"procedures; MongoDB's old account: {mongodb}")
+    with progress(7, STEPS, "Taking the hub's old database rights away", stream) as status:
+        status.text = narrow_old_rights(inst)
     return before, added
 
 

@@ -101,7 +101,7 @@ SHARED_DATASETS = "datasets"  # read-only for every user when EDAHUB_SHARED_DATA
 # has no per-user limit (edahub_core/netpolicy.py).
 DATABASE_CONNECTIONS_PER_USER = 30
 PROVISIONER = "edahub_provisioner"  # the hub's MariaDB account
-# The mongodb-accounts service (hub/edahub_hub/mongodb_accounts.py), on MongoDB's address.
+# The port of the mongodb-accounts service (hub/edahub_hub/mongodb_accounts.py).
 MONGODB_ACCOUNTS_PORT = 27018
 _SAFE_PART_LENGTH = 20
 _HASH_LENGTH = 24

@@ -46,6 +46,7 @@ HUB_HOST = "0.2"
 MARIADB_HOST = "0.3"
 MONGODB_HOST = "0.4"
 PROXY_HOST = "0.5"
+MONGODB_ACCOUNTS_HOST = "0.6"  # mongodb-accounts: reached by nobody but the hub
 HUB_PORT = 8081  # the hub's API
 PROXY_PORT = 8000  # the proxy's public port (not its API, 8001)
 MARIADB_PORT = 3306
@@ -91,6 +92,10 @@ class Layout:
     @property
     def mongodb(self):
         return self.address(MONGODB_HOST)
+
+    @property
+    def mongodb_accounts(self):
+        return self.address(MONGODB_ACCOUNTS_HOST)
 
     @property
     def forward_chain(self):

@@ -253,7 +253,8 @@ def test_the_provisioning_accounts_log_in_only_from_the_hub(stack, docker_client
         except pymysql.err.OperationalError as error:
             print("mariadb: refused", error.args[0])
         try:
-            urllib.request.urlopen("http://mongodb:{MONGODB_ACCOUNTS_PORT}/health", timeout=5)
+            urllib.request.urlopen("http://mongodb-accounts:{MONGODB_ACCOUNTS_PORT}/health",
+                                   timeout=5)
             print("mongodb-accounts: in")
         except OSError as error:
             print("mongodb-accounts: refused")
@@ -261,7 +262,8 @@ def test_the_provisioning_accounts_log_in_only_from_the_hub(stack, docker_client
     result = nadia.execute(code, timeout=60)
     assert result.reply["status"] == "ok", result.error
     assert result.stdout.splitlines() == ["mariadb: refused 1045", "mongodb-accounts: refused"]
-    assert connect_from_hub(stack, docker_client, "mongodb", MONGODB_ACCOUNTS_PORT) == "connected"
+    assert connect_from_hub(stack, docker_client, "mongodb-accounts",
+                            MONGODB_ACCOUNTS_PORT) == "connected"
 
 
 def test_one_user_cannot_use_up_mongodbs_connections(stack, nadia, oscar):

@@ -239,7 +239,7 @@ for what, sql in attempts.items():
 # MongoDB: the hub has no account; the accounts service takes users' names only.
 def put(name):
     request = urllib.request.Request(
-        f"http://mongodb:{MONGODB_ACCOUNTS_PORT}/accounts/{name}", method="PUT",
+        f"http://mongodb-accounts:{MONGODB_ACCOUNTS_PORT}/accounts/{name}", method="PUT",
         data=json.dumps({"password": "a" * 64}).encode(),
         headers={"Authorization": "Bearer " + os.environ["EDAHUB_MONGODB_PROVISIONER_PASSWORD"]})
     try:

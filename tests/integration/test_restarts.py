@@ -273,9 +273,12 @@ def test_an_upgrade_of_a_running_stack_keeps_servers_and_adds_new_settings(
         GRANT CREATE USER ON *.* TO {hub_account};
         GRANT ALL PRIVILEGES ON `u_%`.* TO {hub_account} WITH GRANT OPTION;
         GRANT SELECT ON `datasets`.* TO {hub_account} WITH GRANT OPTION;""")
-    # ...and MongoDB's provisioning account, which could grant itself root.
+    # ...and MongoDB's provisioning account, which could grant itself root, with root
+    # accepting its own container's loopback only (so mongodb-accounts cannot log in yet).
     as_mongodb_root(stack, docker_client, """
         const admin = db.getSiblingDB("admin");
+        admin.updateUser("root", {authenticationRestrictions: [
+          {clientSource: ["127.0.0.1", "::1"]}]});
         admin.createRole({role: "edahubProvisioner", roles: [], privileges: [
           {resource: {db: "", collection: ""}, actions: ["createUser", "grantRole"]}]});
         admin.createUser({user: "edahub_provisioner", pwd: "old-password-0123",
@@ -312,6 +315,7 @@ def test_an_upgrade_of_a_running_stack_keeps_servers_and_adds_new_settings(
     # MongoDB's is gone.
     assert "may only call edahub's procedures" in result.stdout
     assert "MongoDB's old account: dropped its account and role" in result.stdout
+    assert "MongoDB's root accepts mongodb-accounts" in result.stdout
     assert as_mongodb_root(stack, docker_client, """
         const admin = db.getSiblingDB("admin");
         print(JSON.stringify([admin.getUser("edahub_provisioner"),

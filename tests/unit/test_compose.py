@@ -33,10 +33,9 @@ def test_only_the_proxy_is_published_and_it_holds_no_socket_or_state(compose):
     assert proxy["cap_drop"] == ["ALL"] and "no-new-privileges:true" in proxy["security_opt"]
 
 
-def test_mongodb_accounts_shares_mongodbs_loopback_and_nothing_else(compose):
-    # root accepts logins only from MongoDB's own loopback (mongodb/initdb.d).
+def test_mongodb_accounts_holds_no_socket_state_or_port(compose):
+    # root accepts logins only from its fixed address (mongodb/initdb.d, checked below).
     accounts = compose["services"]["mongodb-accounts"]
-    assert accounts["network_mode"] == "service:mongodb"
     assert "volumes" not in accounts and "ports" not in accounts
     assert accounts["cap_drop"] == ["ALL"] and accounts["read_only"] is True
     assert compose["services"]["hub"]["depends_on"]["mongodb-accounts"] == {
@@ -68,8 +67,12 @@ def test_the_network_layout_is_the_one_the_policy_assumes(compose):
     assert ipam == [{"subnet": layout.subnet, "ip_range": layout.users,
                      "gateway": layout.address("0.1")}]
     for svc, address in (("hub", layout.hub), ("mariadb", layout.mariadb),
-                         ("mongodb", layout.mongodb), ("proxy", layout.proxy)):
+                         ("mongodb", layout.mongodb), ("proxy", layout.proxy),
+                         ("mongodb-accounts", layout.mongodb_accounts)):
         assert compose["services"][svc]["networks"]["jupyterhub"]["ipv4_address"] == address
+    # MongoDB's root accepts the accounts service's address (set once, with the volume).
+    assert compose["services"]["mongodb"]["environment"]["EDAHUB_MONGODB_ACCOUNTS_ADDRESS"] == \
+        layout.mongodb_accounts
     netpolicy = compose["services"]["netpolicy"]
     assert netpolicy["network_mode"] == "host"
     assert netpolicy["cap_drop"] == ["ALL"] and netpolicy["cap_add"] == ["NET_ADMIN", "NET_RAW"]
