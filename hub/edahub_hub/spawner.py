@@ -3,13 +3,13 @@
 import asyncio
 import functools
 import html
-import shlex
 import socket
+from concurrent.futures import ThreadPoolExecutor
 
 from dockerspawner import DockerSpawner
 from jupyterhub.utils import url_escape_path, url_path_join
 from tornado import web
-from traitlets import Bool, Dict, Float, List, Unicode, default
+from traitlets import Bool, Dict, Float, Integer, List, Unicode, default
 
 from edahub_core.errors import UserError
 from edahub_core.names import COMPOSE_PROJECT_LABEL, COMPOSE_SERVICE_LABEL
@@ -17,14 +17,6 @@ from edahub_core.names import COMPOSE_PROJECT_LABEL, COMPOSE_SERVICE_LABEL
 from .databases import MariaDBProvisioner, MongoDBProvisioner, credentials_for, retry
 from .userdata import drop_user_data
 
-# Written at each start so clients that read ~/.my.cnf (mariadb, RMariaDB, PyMySQL with
-# read_default_file) connect with no arguments. The values come from the container's
-# environment, so no secret appears in this command or in the hub's log.
-WRITE_MY_CNF = (
-    "umask 077 && printf '[client]\\nhost=%s\\nport=%s\\nuser=%s\\npassword=%s\\n"
-    "database=%s\\n' \"$MARIADB_HOST\" \"$MARIADB_PORT\" \"$MARIADB_USER\" "
-    "\"$MARIADB_PASSWORD\" \"$MARIADB_DATABASE\" > \"$HOME/.my.cnf\""
-)
 
 
 class EdahubSpawner(DockerSpawner):
@@ -53,13 +45,24 @@ class EdahubSpawner(DockerSpawner):
         "(EDAHUB_NETWORK_POLICY).")
     _compose_project = None  # the hub's own Compose project; found at the first check
 
+    docker_threads = Integer(
+        4, config=True,
+        help="Threads that talk to Docker for all users' spawns. DockerSpawner has one "
+        "(jupyterhub/dockerspawner#279), so every user's calls wait behind everyone "
+        "else's in a burst; the engine serves several at once.")
+    _threads = None  # one pool for all spawners, made at the first call
+
+    @property
+    def executor(self):
+        cls = EdahubSpawner
+        if cls._threads is None:
+            cls._threads = ThreadPoolExecutor(self.docker_threads,
+                                              thread_name_prefix="edahub-docker")
+        return cls._threads
+
     ready_poll_interval = Float(
         0.1, config=True,
         help="Seconds between checks that a new server answers, before the hub is told.")
-
-    @default("post_start_cmd")
-    def _default_post_start_cmd(self):
-        return "sh -c " + shlex.quote(WRITE_MY_CNF)
 
     @default("options_form")
     def _default_options_form(self):
@@ -156,10 +159,24 @@ class EdahubSpawner(DockerSpawner):
         self.apply_profile()
         self.claim_database_name()
         await self.require_network_policy()
-        # The drivers block; a thread keeps the hub's event loop responsive.
-        await asyncio.get_running_loop().run_in_executor(None, self.provision_user_databases)
         await self.ensure_home_volume()
-        ip, port = await super().start()
+        # The user's databases are made (in a thread: the drivers block) while Docker
+        # starts the container: the server reads its credentials from its environment,
+        # and nobody can use it before start returns, after both.
+        provisioning = asyncio.get_running_loop().run_in_executor(
+            None, self.provision_user_databases)
+        try:
+            ip, port = await super().start()
+        except BaseException:
+            await asyncio.gather(provisioning, return_exceptions=True)
+            raise
+        try:
+            await provisioning
+        except Exception:
+            self.log.error("Stopping %s's new server: their databases could not be set up",
+                           self.user.name)
+            await self.stop()
+            raise
         # The path alone: with EDAHUB_USER_SUBDOMAINS the user's url names their host.
         base_url = url_path_join(self.user.base_url, url_escape_path(self.name), "/")
         await self.wait_until_answering(f"http://{ip}:{port}{base_url}api")

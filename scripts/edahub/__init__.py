@@ -1,3 +1,3 @@
 """edahub: the installer and settings package behind scripts/bootstrap.py."""
 
-__version__ = "0.2.0"
+__version__ = "0.2.1"

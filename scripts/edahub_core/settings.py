@@ -678,12 +678,12 @@ SETTINGS = (
     # Images -----------------------------------------------------------------
     Setting(
         "EDAHUB_HUB_IMAGE", "Images", "Image name of the hub, built from hub/.",
-        IMAGE, "edahub-hub:0.2.0",
+        IMAGE, "edahub-hub:0.2.1",
     ),
     Setting(
         "EDAHUB_SINGLEUSER_IMAGE", "Images",
         "Image of users' servers, built from singleuser/.",
-        IMAGE, "edahub-singleuser:0.2.0", services=("hub",),
+        IMAGE, "edahub-singleuser:0.2.1", services=("hub",),
     ),
     Setting(
         "EDAHUB_MARIADB_IMAGE", "Images",

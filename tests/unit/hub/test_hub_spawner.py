@@ -133,14 +133,20 @@ def test_users_get_different_passwords(make_spawner):
     assert alice["MONGODB_PASSWORD"] != bob["MONGODB_PASSWORD"]
 
 
-def test_the_my_cnf_command_holds_no_secret(make_spawner):
-    spawner = make_spawner(USERNAME)
-    assert "$MARIADB_PASSWORD" in spawner.post_start_cmd
-    assert spawner.get_env()["MARIADB_PASSWORD"] not in spawner.post_start_cmd
+def test_nothing_is_run_in_a_started_container(make_spawner):
+    # ~/.my.cnf is the container's own work (singleuser/edahub-start): no docker exec
+    # joins the queue of Docker calls at each spawn.
+    assert not make_spawner(USERNAME).post_start_cmd
+
+
+def test_docker_calls_of_all_spawners_share_a_pool_of_several_threads(make_spawner):
+    first, second = make_spawner("alice"), make_spawner("bob")
+    assert first.executor is second.executor
+    assert first.executor._max_workers == first.docker_threads == 4
 
 
 @pytest.mark.parametrize("shared_datasets", [False, True])
-def test_start_provisions_both_databases_off_the_event_loop_first(
+def test_start_provisions_both_databases_off_the_event_loop(
         make_spawner, fake_provisioners, docker_start, shared_datasets):
     spawner = make_spawner(USERNAME, shared_datasets=shared_datasets)
 
@@ -148,7 +154,7 @@ def test_start_provisions_both_databases_off_the_event_loop_first(
     assert ip == "127.0.0.1" and port > 0  # what DockerSpawner.start returned
 
     assert fake_provisioners.summary() == [("mariadb", "ensure"), ("mongodb", "ensure")]
-    [loop_thread] = docker_start  # DockerSpawner.start ran once, after both
+    [loop_thread] = docker_start  # DockerSpawner.start ran once, meanwhile
     mariadb, mongodb = fake_provisioners.calls
     for call in (mariadb, mongodb):
         assert call.thread != loop_thread
@@ -163,10 +169,18 @@ def test_no_server_starts_when_provisioning_is_refused(make_spawner, fake_provis
     refused = pymysql.err.OperationalError(1045, "Access denied for user 'edahub_provisioner'")
     fake_provisioners.failures[("mariadb", "ensure")] = [refused]
 
+    spawner = make_spawner(USERNAME)
+    stopped = []
+
+    async def stop(now=False):
+        stopped.append(now)
+
+    spawner.stop = stop
     with pytest.raises(pymysql.err.OperationalError):
-        asyncio.run(make_spawner(USERNAME).start())
+        asyncio.run(spawner.start())
     assert fake_provisioners.summary() == [("mariadb", "ensure")]  # no retry, no MongoDB
-    assert docker_start == []
+    # The container was started meanwhile; it is stopped (and removed) again.
+    assert len(docker_start) == 1 and stopped == [False]
 
 
 def test_start_waits_for_a_database_that_is_still_starting(make_spawner, fake_provisioners,
@@ -360,3 +374,24 @@ def test_without_the_network_policy_setting_docker_is_not_asked(make_spawner, fa
     asyncio.run(spawner.start())
 
     assert spawner.docker.calls == []
+
+
+def test_the_databases_are_made_while_the_container_starts(make_spawner, monkeypatch):
+    container_started = threading.Event()
+    server = AnsweringServer()
+
+    async def start(spawner):
+        container_started.set()
+        return ("127.0.0.1", server.port)
+
+    monkeypatch.setattr(DockerSpawner, "start", start)
+    spawner = make_spawner(USERNAME)
+
+    def provision():  # returns only once Docker is starting the container
+        assert container_started.wait(10), "provisioning ran before the container started"
+
+    spawner.provision_user_databases = provision
+    try:
+        assert asyncio.run(asyncio.wait_for(spawner.start(), 30)) == ("127.0.0.1", server.port)
+    finally:
+        server.close()
