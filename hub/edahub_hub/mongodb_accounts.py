@@ -139,6 +139,13 @@ def make_handler(accounts, token):
     return Handler
 
 
+class Server(ThreadingHTTPServer):
+    # http.server listens with a backlog of 5: a burst of spawns would find it full and
+    # wait out TCP's retransmission (seconds). The hub sends at most one request per spawn.
+    request_queue_size = 128
+    daemon_threads = True
+
+
 def serve(port=MONGODB_ACCOUNTS_PORT):
     from pymongo import MongoClient
 
@@ -149,7 +156,7 @@ def serve(port=MONGODB_ACCOUNTS_PORT):
                  "EDAHUB_MONGODB_ROOT_PASSWORD; run python3 scripts/bootstrap.py to create .env")
     client = MongoClient(host="mongodb", port=27017, username="root", password=root_password,
                          authSource="admin", serverSelectionTimeoutMS=5000)
-    server = ThreadingHTTPServer(("0.0.0.0", port), make_handler(Accounts(client), token))
+    server = Server(("0.0.0.0", port), make_handler(Accounts(client), token))
     log.info("serving on port %d", port)
     server.serve_forever()
 

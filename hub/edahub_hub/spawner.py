@@ -254,24 +254,31 @@ class EdahubSpawner(DockerSpawner):
         finds the server answering. A request sent before the server's loop runs waits
         in its listen queue and is answered the moment it does. If the server never
         answers, JupyterHub's own check reports it as usual.
+
+        A server still starting after a few seconds is in a burst of spawns, where every
+        check costs the busy hub: the interval grows to at most 0.5 s (after 8 s). A
+        check that times out, as one may while both cores are busy, is "not yet".
         """
-        from tornado.httpclient import AsyncHTTPClient
+        from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
         # A client of its own: the shared one has ten connection slots, which the hub's
         # calls to the proxy need too (ten spawns polling would queue them).
         client = AsyncHTTPClient(force_instance=True)
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.http_timeout
+        started = loop.time()
+        deadline = started + self.http_timeout
         try:
             while loop.time() < deadline:
                 try:
-                    response = await client.fetch(url, raise_error=False,
-                                                  follow_redirects=False, request_timeout=5)
+                    response = await client.fetch(
+                        url, raise_error=False, follow_redirects=False,
+                        request_timeout=max(0.1, min(5.0, deadline - loop.time())))
                     if response.code < 500:  # any answer: the server is up (599: none)
                         return True
-                except OSError:  # refused or reset: not listening yet
+                except (OSError, HTTPClientError):  # refused, reset, timed out: not yet
                     pass
-                await asyncio.sleep(self.ready_poll_interval)
+                waited = loop.time() - started
+                await asyncio.sleep(max(self.ready_poll_interval, min(0.5, waited / 16)))
             return False
         finally:
             client.close()

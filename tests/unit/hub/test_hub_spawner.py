@@ -104,6 +104,19 @@ def test_a_server_that_never_answers_is_left_to_jupyterhubs_own_check(make_spawn
     assert 0.9 <= time.monotonic() - began < 3
 
 
+def test_a_server_that_accepts_but_does_not_answer_yet_is_not_an_error(make_spawner):
+    # As a server's port looks from a hub whose cores are busy with a burst of spawns:
+    # the connection is taken, no answer comes within the check's time.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        spawner = make_spawner("alice", http_timeout=2)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/x"
+        began = time.monotonic()
+        assert asyncio.run(spawner.wait_until_answering(url)) is False
+    assert 1.9 <= time.monotonic() - began < 5
+
+
 def test_the_environment_holds_the_users_database_credentials(make_spawner):
     spawner = make_spawner(USERNAME)
     env = spawner.get_env()
