@@ -224,6 +224,8 @@ class MongoDBProvisioner:
                 message = json.loads(error.read())["message"]
             except (ValueError, KeyError):
                 message = error.reason
+            if error.code == 503:  # MongoDB itself not answering (yet): worth retrying
+                raise ConnectionError(f"MongoDB's accounts service: {message}") from None
             raise RuntimeError(f"MongoDB's accounts service refused {method} {name}: "
                                f"HTTP {error.code} {message}") from None
         except urllib.error.URLError as error:  # not reachable (yet): worth retrying

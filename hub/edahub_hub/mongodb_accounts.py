@@ -95,6 +95,16 @@ def make_handler(accounts, token):
             self._answer(403, "not authorized")
             return False
 
+        def _done(self, action):
+            """Run ``action``; on a MongoDB error answer 503 (the hub retries) and say so."""
+            try:
+                action()
+                return True
+            except Exception as error:  # pymongo's errors, MongoDB restarting, ...
+                log.error("%s %s failed: %s", self.command, self.path, error)
+                self._answer(503, f"MongoDB: {type(error).__name__}")
+                return False
+
         def do_GET(self):
             if self.path != "/health":
                 return self._answer(404, "no such path")
@@ -122,16 +132,16 @@ def make_handler(accounts, token):
             if not isinstance(password, str) or not PASSWORD.fullmatch(password) \
                     or not isinstance(datasets, bool):
                 return self._answer(400, "a password is 64 hex digits; datasets is true or false")
-            accounts.ensure(name, password, datasets)
-            log.info("account %s ready (datasets %s)", name, "on" if datasets else "off")
-            self._answer(200, "ready")
+            if self._done(lambda: accounts.ensure(name, password, datasets)):
+                log.info("account %s ready (datasets %s)", name, "on" if datasets else "off")
+                self._answer(200, "ready")
 
         def do_DELETE(self):
             if not self._authorized() or (name := self._name()) is None:
                 return
-            accounts.drop(name)
-            log.info("account and database %s dropped", name)
-            self._answer(200, "dropped")
+            if self._done(lambda: accounts.drop(name)):
+                log.info("account and database %s dropped", name)
+                self._answer(200, "dropped")
 
         def log_message(self, format, *args):  # requests are logged above, not here
             pass

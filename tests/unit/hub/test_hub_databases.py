@@ -340,3 +340,16 @@ def test_an_accounts_service_that_is_not_up_is_worth_retrying():
     with pytest.raises(ConnectionError) as raised:
         MongoDBProvisioner("pw", host="127.0.0.1", port=port).ensure(CREDS)
     assert is_connection_error(raised.value)
+
+
+def test_a_mongodb_that_fails_is_a_503_the_hub_retries(fake_mongodb, accounts_service,
+                                                       monkeypatch):
+    from edahub_hub.mongodb_accounts import Accounts
+
+    def down(self, name, password, datasets):
+        raise pymongo.errors.AutoReconnect("mongodb:27017: connection refused")
+
+    monkeypatch.setattr(Accounts, "ensure", down)
+    with pytest.raises(ConnectionError, match="MongoDB: AutoReconnect") as raised:
+        accounts_service.provisioner.ensure(CREDS)
+    assert is_connection_error(raised.value)
