@@ -222,7 +222,7 @@ def dump_logs(stack):
     """Save the services' logs under test-artifacts/ and show the hub's tail."""
     artifacts = ROOT / "test-artifacts"
     artifacts.mkdir(exist_ok=True)
-    for service in ("hub", "proxy", "mariadb", "mongodb", "netpolicy"):
+    for service in ("hub", "proxy", "mariadb", "mongodb", "mongodb-accounts", "netpolicy"):
         path = artifacts / f"{stack.project}-{service}.log"
         path.write_text(stack.logs(service, tail=2000))
         print(f"saved {service} logs to {path}", file=sys.__stderr__)

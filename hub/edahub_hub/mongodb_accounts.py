@@ -46,10 +46,22 @@ def roles_for(name, datasets):
 
 
 class Accounts:
-    """What the service does, on a MongoClient logged in as root."""
+    """What the service does, on a MongoClient logged in as root.
 
-    def __init__(self, client):
+    ``connect`` makes that client. After a failed operation the client is made anew:
+    when root's account changes (its password, or the addresses it accepts, as an upgrade
+    does), MongoDB keeps refusing the connections already logged in, and only new ones
+    log in again.
+    """
+
+    def __init__(self, client, connect=None):
         self.client = client
+        self.connect = connect
+
+    def reconnect(self):
+        if self.connect is not None:
+            old, self.client = self.client, self.connect()
+            old.close()
 
     def ensure(self, name, password, datasets):
         db = self.client[require_database_name(name)]
@@ -102,6 +114,7 @@ def make_handler(accounts, token):
                 return True
             except Exception as error:  # pymongo's errors, MongoDB restarting, ...
                 log.error("%s %s failed: %s", self.command, self.path, error)
+                accounts.reconnect()
                 self._answer(503, f"MongoDB: {type(error).__name__}")
                 return False
 
@@ -164,9 +177,11 @@ def serve(port=MONGODB_ACCOUNTS_PORT):
     if not token or not root_password:
         sys.exit("edahub: mongodb-accounts needs EDAHUB_MONGODB_PROVISIONER_PASSWORD and "
                  "EDAHUB_MONGODB_ROOT_PASSWORD; run python3 scripts/bootstrap.py to create .env")
-    client = MongoClient(host="mongodb", port=27017, username="root", password=root_password,
-                         authSource="admin", serverSelectionTimeoutMS=5000)
-    server = Server(("0.0.0.0", port), make_handler(Accounts(client), token))
+    def connect():
+        return MongoClient(host="mongodb", port=27017, username="root", password=root_password,
+                           authSource="admin", serverSelectionTimeoutMS=5000)
+
+    server = Server(("0.0.0.0", port), make_handler(Accounts(connect(), connect), token))
     log.info("serving on port %d", port)
     server.serve_forever()
 

@@ -110,7 +110,7 @@ def test_status_names_a_stopped_network_policy_as_something_to_act_on(stack):
         stack.run_compose("start", "netpolicy", timeout=120)
         stack.compose.wait_until_ready(["netpolicy"], timeout=120)
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "netpolicy  exited" in result.stdout
+    assert f"{'netpolicy':<16} exited" in result.stdout
     assert "users' servers are not fenced in" in result.stdout
 
 

@@ -14,9 +14,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_stack_is_healthy_and_only_the_hub_is_published(stack):
     services = stack.compose.services()
-    assert set(services) == {"hub", "proxy", "netpolicy", "mariadb", "mongodb"}, \
-        "singleuser must never be started"
-    for name in ("hub", "proxy", "netpolicy", "mariadb", "mongodb"):
+    expected = {"hub", "proxy", "netpolicy", "mariadb", "mongodb", "mongodb-accounts"}
+    assert set(services) == expected, "singleuser must never be started"
+    for name in expected:
         assert services[name].health == "healthy", services[name]
     published = {name for name, state in services.items() if state.published_ports}
     assert published == {"proxy"}

@@ -1,33 +1,27 @@
 """Deleting a user keeps their data by default; the admin command drops it for good."""
 
-import json
-
 import pytest
 
 from edahub_core.names import database_name
 
 pytestmark = pytest.mark.integration
 
-# What the provisioning account sees of one user's data, from inside the hub container.
-INSPECT = """
-import json, os, sys
-import pymysql, pymongo
-name = sys.argv[1]
-conn = pymysql.connect(host="mariadb", user="edahub_provisioner",
-                       password=os.environ["EDAHUB_MARIADB_PROVISIONER_PASSWORD"])
-cur = conn.cursor(); cur.execute("SHOW DATABASES LIKE %s", (name,))
-mariadb_db = bool(cur.fetchall())
-client = pymongo.MongoClient(host="mongodb", username="edahub_provisioner", authSource="admin",
-                             password=os.environ["EDAHUB_MONGODB_PROVISIONER_PASSWORD"])
-mongodb_user = bool(client[name].command("usersInfo", name)["users"])
-print(json.dumps({"mariadb_db": mariadb_db, "mongodb_user": mongodb_user}))
-"""
-
-
 def inspect(hub, username):
-    result = hub.exec_run(["python3", "-c", INSPECT, database_name(username)])
-    assert result.exit_code == 0, result.output.decode()[-2000:]
-    return json.loads(result.output.decode().strip().splitlines()[-1])
+    """Whether ``username``'s MariaDB database and MongoDB account exist, as root sees them
+    from inside the database containers (the hub's own rights cannot list anything)."""
+    name = database_name(username)
+    client = hub.client
+    project = hub.labels["com.docker.compose.project"]
+    mariadb = client.containers.get(f"{project}-mariadb-1").exec_run(
+        ["sh", "-c", 'MYSQL_PWD="$MARIADB_ROOT_PASSWORD" exec mariadb -uroot -N -e '
+         '"SHOW DATABASES LIKE \'$0\'"', name])
+    mongodb = client.containers.get(f"{project}-mongodb-1").exec_run(
+        ["sh", "-c", 'exec mongosh --quiet -u root -p "$MONGO_INITDB_ROOT_PASSWORD" '
+         '--authenticationDatabase admin --eval "print(db.getSiblingDB(\'$0\')'
+         '.getUser(\'$0\') !== null)"', name])
+    assert mariadb.exit_code == 0 and mongodb.exit_code == 0, (mariadb.output, mongodb.output)
+    return {"mariadb_db": name in mariadb.output.decode().split(),
+            "mongodb_user": mongodb.output.decode().strip().splitlines()[-1] == "true"}
 
 
 def volume_exists(docker_client, name):

@@ -349,7 +349,20 @@ def test_a_mongodb_that_fails_is_a_503_the_hub_retries(fake_mongodb, accounts_se
     def down(self, name, password, datasets):
         raise pymongo.errors.AutoReconnect("mongodb:27017: connection refused")
 
+    reconnected = []
     monkeypatch.setattr(Accounts, "ensure", down)
+    monkeypatch.setattr(Accounts, "reconnect", lambda self: reconnected.append(True))
     with pytest.raises(ConnectionError, match="MongoDB: AutoReconnect") as raised:
         accounts_service.provisioner.ensure(CREDS)
     assert is_connection_error(raised.value)
+    assert reconnected == [True]  # the next try logs in anew
+
+
+def test_reconnecting_replaces_the_client_with_a_new_one():
+    from edahub_hub.mongodb_accounts import Accounts
+
+    closed = []
+    old = SimpleNamespace(close=lambda: closed.append("old"))
+    accounts = Accounts(old, connect=lambda: "new client")
+    accounts.reconnect()
+    assert accounts.client == "new client" and closed == ["old"]
