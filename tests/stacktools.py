@@ -157,6 +157,23 @@ class Stack:
         """The container of ``service`` (e.g. "hub") in this stack."""
         return docker_client.containers.get(self.compose.services()[service].container)
 
+    def as_mariadb_root(self, docker_client, sql):
+        """Run ``sql`` as MariaDB's root inside its container; its output (tab-separated)."""
+        return _exec_ok(self.container(docker_client, "mariadb"), [
+            "sh", "-c", 'MYSQL_PWD="$MARIADB_ROOT_PASSWORD" exec mariadb -uroot -N -e "$0"', sql])
+
+    def as_mongodb_root(self, docker_client, js):
+        """Run ``js`` with mongosh as MongoDB's root inside its container; its output."""
+        return _exec_ok(self.container(docker_client, "mongodb"), [
+            "sh", "-c", 'exec mongosh --quiet -u root -p "$MONGO_INITDB_ROOT_PASSWORD" '
+            '--authenticationDatabase admin --eval "$0"', js])
+
+
+def _exec_ok(container, command):
+    result = container.exec_run(command)
+    assert result.exit_code == 0, result.output.decode()
+    return result.output.decode()
+
 
 def start_stack(kind, overrides, docker_client, tmp_path_factory, port=None, base_url=None,
                 verify=True, admin_password=""):

@@ -1,4 +1,4 @@
-"""DockerSpawner with each user's databases provisioned before their server starts."""
+"""DockerSpawner with each user's databases provisioned as their server starts."""
 
 import asyncio
 import functools
@@ -16,7 +16,6 @@ from edahub_core.names import COMPOSE_PROJECT_LABEL, COMPOSE_SERVICE_LABEL
 
 from .databases import MariaDBProvisioner, MongoDBProvisioner, credentials_for, retry
 from .userdata import drop_user_data
-
 
 
 class EdahubSpawner(DockerSpawner):
@@ -43,7 +42,7 @@ class EdahubSpawner(DockerSpawner):
         False, config=True,
         help="Start no server unless the stack's netpolicy service is healthy "
         "(EDAHUB_NETWORK_POLICY).")
-    _compose_project = None  # the hub's own Compose project; found at the first check
+    _compose_project = None  # the hub's own Compose project; found once, for all spawners
 
     docker_threads = Integer(
         4, config=True,
@@ -196,7 +195,7 @@ class EdahubSpawner(DockerSpawner):
         if self._compose_project is None:
             try:  # the hub's container is named by its host name
                 me = await self.docker("inspect_container", socket.gethostname())
-                self._compose_project = me["Config"]["Labels"][COMPOSE_PROJECT_LABEL]
+                EdahubSpawner._compose_project = me["Config"]["Labels"][COMPOSE_PROJECT_LABEL]
             except Exception as error:
                 self.log.error("Cannot find the hub's Compose project to check the network "
                                "policy (%s); starting no server", error)

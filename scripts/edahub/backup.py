@@ -51,9 +51,8 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from edahub_core.names import (COMPOSE_PROJECT_LABEL, COMPOSE_VOLUME_LABEL,
-                               DATABASE_CONNECTIONS_PER_USER, SAFE_DATABASE_NAME, SHARED_DATASETS,
-                               home_volume_template)
+from edahub_core.names import (COMPOSE_PROJECT_LABEL, COMPOSE_VOLUME_LABEL, SAFE_DATABASE_NAME,
+                               SHARED_DATASETS, home_volume_template)
 from edahub_core.settings import load_settings
 
 from . import envfile
@@ -450,19 +449,13 @@ def databases_named_in(path, name):
 
 
 def _accounts_sql(passwords):
-    """Root's SQL giving each user's account (created as the hub would) ``passwords[name]``
-    and its grant on exactly its own database. Names match DATABASE_REGEX and passwords
-    are hex, so quoting them is plain."""
-    statements = []
-    for name, password in passwords.items():
-        pattern = name.replace("_", "\\_")
-        statements += [
-            f"CREATE USER IF NOT EXISTS '{name}'@'%' IDENTIFIED BY '{password}' "
-            f"WITH MAX_USER_CONNECTIONS {DATABASE_CONNECTIONS_PER_USER};",
-            f"ALTER USER '{name}'@'%' IDENTIFIED BY '{password}';",
-            f"GRANT ALL PRIVILEGES ON `{pattern}`.* TO '{name}'@'%';",
-        ]
-    return "\n".join(statements).encode() + b"\n"
+    """Root's SQL giving each user's account ``passwords[name]`` through the hub's own
+    procedure (mariadb/initdb.d/05-edahub-provisioning.sql), which also makes a missing
+    account and grants exactly its own database. Names match DATABASE_REGEX and
+    passwords are hex, so quoting them is plain. ``datasets`` access comes back at the
+    user's next spawn, as their password does."""
+    return "".join(f"CALL `edahub_admin`.`ensure_account`('{name}', '{password}', FALSE);\n"
+                   for name, password in passwords.items()).encode()
 
 
 def load_mariadb_dumps(stack, dumps):
@@ -474,7 +467,7 @@ def load_mariadb_dumps(stack, dumps):
     spawn sets the derived one. ``datasets`` (only the operator writes it) is root's.
     """
     users = sorted(name for name in dumps if SAFE_DATABASE_NAME.fullmatch(name))
-    once = {name: secrets.token_hex(24) for name in users}
+    once = {name: secrets.token_hex(32) for name in users}
     stack.exec_with_input("mariadb", MARIADB_ROOT, io.BytesIO(_accounts_sql(once)))
     try:
         for name in users:
@@ -488,7 +481,7 @@ def load_mariadb_dumps(stack, dumps):
                                     "use another backup; databases loaded before it were "
                                     "replaced, the others are as they were") from None
     finally:
-        after = {name: secrets.token_hex(24) for name in users}
+        after = {name: secrets.token_hex(32) for name in users}
         stack.exec_with_input("mariadb", MARIADB_ROOT, io.BytesIO(_accounts_sql(after)))
     for name in sorted(set(dumps) - set(users)):  # datasets
         with gzip.open(dumps[name], "rb") as dump:

@@ -90,14 +90,11 @@ def erin_backup(stack, docker_client, admin, make_user, tmp_path_factory):
     written = as_erin(stack, docker_client, "write")
     # What a user's grant could let them create beside their own name ('_' is a wildcard
     # in grants): a space in such a name split the old unquoted list and failed backups.
-    mariadb = stack.container(docker_client, "mariadb")
-    root = 'MYSQL_PWD="$MARIADB_ROOT_PASSWORD" mariadb -uroot -e '
-    created = mariadb.exec_run(["sh", "-c", root + f'"CREATE DATABASE \\`{LOOK_ALIKE}\\`"'])
-    assert created.exit_code == 0, created.output
+    stack.as_mariadb_root(docker_client, f"CREATE DATABASE `{LOOK_ALIKE}`")
     try:
         result = backup(stack, "create", "--output-dir", tmp_path_factory.mktemp("out") / "b")
     finally:
-        mariadb.exec_run(["sh", "-c", root + f'"DROP DATABASE \\`{LOOK_ALIKE}\\`"'])
+        stack.as_mariadb_root(docker_client, f"DROP DATABASE `{LOOK_ALIKE}`")
     assert result.returncode == 0, result.stdout + result.stderr
     folder = Path(result.stdout.strip().splitlines()[-1].split("Backup written to ")[1].split(" (")[0])
     return {"folder": folder, "written": written, "session": erin, "volume": volume,
@@ -235,10 +232,7 @@ def test_a_users_dump_is_loaded_with_that_users_rights_only(stack, docker_client
     assert result.returncode == 1, result.stdout + result.stderr
     assert f"{database_name('erin')}'s dump was refused" in result.stderr
     assert "denied" in result.stderr
-    mariadb = stack.container(docker_client, "mariadb")
-    tables = mariadb.exec_run(["sh", "-c", 'MYSQL_PWD="$MARIADB_ROOT_PASSWORD" mariadb -uroot '
-                               '-N -e "SHOW TABLES IN datasets"'])
-    assert tables.exit_code == 0 and b"intruder" not in tables.output
+    assert "intruder" not in stack.as_mariadb_root(docker_client, "SHOW TABLES IN datasets")
     # Her account is left with a password nobody was shown; her next start sets hers.
     erin = HubSession(stack.base_url, "erin")
     assert erin.log_in(erin_backup["session"].password)

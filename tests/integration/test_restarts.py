@@ -237,23 +237,6 @@ def test_the_stop_command_stops_everything_and_up_starts_with_files_accounts_and
     again.stop_server()
 
 
-def as_mariadb_root(stack, docker_client, sql):
-    """Run ``sql`` as MariaDB's root inside its container; its output."""
-    result = stack.container(docker_client, "mariadb").exec_run(
-        ["sh", "-c", 'MYSQL_PWD="$MARIADB_ROOT_PASSWORD" exec mariadb -uroot -e "$0"', sql])
-    assert result.exit_code == 0, result.output.decode()
-    return result.output.decode()
-
-
-def as_mongodb_root(stack, docker_client, js):
-    """Run ``js`` with mongosh as MongoDB's root inside its container; its output."""
-    result = stack.container(docker_client, "mongodb").exec_run(
-        ["sh", "-c", 'exec mongosh --quiet -u root -p "$MONGO_INITDB_ROOT_PASSWORD" '
-         '--authenticationDatabase admin --eval "$0"', js])
-    assert result.exit_code == 0, result.output.decode()
-    return result.output.decode()
-
-
 def test_an_upgrade_of_a_running_stack_keeps_servers_and_adds_new_settings(
         stack, make_user, docker_client, tmp_path):
     from edahub import envfile
@@ -267,7 +250,7 @@ def test_an_upgrade_of_a_running_stack_keeps_servers_and_adds_new_settings(
     # A MariaDB volume from edahub 0.2.0: no procedures, the provisioning account with its
     # first rights. The running hub falls back to its own statements meanwhile.
     hub_account = f"edahub_provisioner@'{Layout(stack.values['EDAHUB_NETWORK_PREFIX']).hub}'"
-    as_mariadb_root(stack, docker_client, f"""
+    stack.as_mariadb_root(docker_client, f"""
         DROP DATABASE edahub_admin;
         REVOKE ALL PRIVILEGES, GRANT OPTION FROM {hub_account};
         GRANT CREATE USER ON *.* TO {hub_account};
@@ -275,7 +258,7 @@ def test_an_upgrade_of_a_running_stack_keeps_servers_and_adds_new_settings(
         GRANT SELECT ON `datasets`.* TO {hub_account} WITH GRANT OPTION;""")
     # ...and MongoDB's provisioning account, which could grant itself root, with root
     # accepting its own container's loopback only (so mongodb-accounts cannot log in yet).
-    as_mongodb_root(stack, docker_client, """
+    stack.as_mongodb_root(docker_client, """
         const admin = db.getSiblingDB("admin");
         admin.updateUser("root", {authenticationRestrictions: [
           {clientSource: ["127.0.0.1", "::1"]}]});
@@ -316,12 +299,12 @@ def test_an_upgrade_of_a_running_stack_keeps_servers_and_adds_new_settings(
     assert "may only call edahub's procedures" in result.stdout
     assert "MongoDB's old account: dropped its account and role" in result.stdout
     assert "MongoDB's root accepts mongodb-accounts" in result.stdout
-    assert as_mongodb_root(stack, docker_client, """
+    assert stack.as_mongodb_root(docker_client, """
         const admin = db.getSiblingDB("admin");
         print(JSON.stringify([admin.getUser("edahub_provisioner"),
                               admin.getRole("edahubProvisioner")]));""").strip() == "[null,null]"
-    grants = as_mariadb_root(stack, docker_client, f"SHOW GRANTS FOR {hub_account}")
-    assert sorted(g.split(" TO ")[0] for g in grants.splitlines()[1:]) == [
+    grants = stack.as_mariadb_root(docker_client, f"SHOW GRANTS FOR {hub_account}")
+    assert sorted(g.split(" TO ")[0] for g in grants.splitlines()) == [
         "GRANT EXECUTE ON PROCEDURE `edahub_admin`.`drop_account`",
         "GRANT EXECUTE ON PROCEDURE `edahub_admin`.`ensure_account`",
         "GRANT USAGE ON *.*"]

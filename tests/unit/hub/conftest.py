@@ -299,6 +299,7 @@ def make_spawner(hub_log):
     from sqlalchemy.orm import sessionmaker
 
     hub_db = sessionmaker(bind=create_engine("sqlite://"))()  # the hub's database
+    EdahubSpawner._compose_project = None  # what an earlier test's hub found is not kept
 
     def make(username="alice", prefix="edahub", created=None, user_host="", **config):
         # As JupyterHub's User: url is the host too when users have subdomains.
