@@ -12,7 +12,14 @@ stock, ... alternating, so machine noise hits both alike):
 - start: until the hub answers /hub/health (edahub: `docker compose up --wait`);
 - one spawn: the hub API request to start a server until the server reports ready, for
   --singles new users one after another (median and range);
-- N users spawning at once, for each --users N: p50 and slowest, and how many failed;
+- N users spawning at once, for each --users N: p50 and slowest, how many failed, and how
+  long the hub's login page took to answer meanwhile (slowest of one request every 0.5 s);
+- where the time of a spawn goes: for each spawn, from the request, when the user's
+  databases were ready (edahub; from the hub's log), the container was created, it
+  started, the server listened (its log) and the hub reported it ready (medians);
+- for each burst, the CPU-seconds per spawn of each part: the hub and each service of
+  the platform, users' servers, the Docker engine (dockerd, containerd and its shims),
+  this benchmark's own polling, and the machine in all (the rest is everything else);
 - memory of one idle user container (no kernel), from the engine's stats;
 - with --kernels (edahub only), each kernel of the users' image, from kernel start to its
   first result, as a notebook does (first on a new home, again, and with the language's
@@ -113,16 +120,20 @@ def main():
 class Hub:
     """A running hub to measure: its URL, an admin API session and its users' containers."""
 
-    def __init__(self, base_url, token, container_of, admin=None):
+    def __init__(self, base_url, token, container_of, platform, admin=None):
         import requests
 
         self.base_url = base_url
         self.api = requests.Session()
         self.api.headers["Authorization"] = f"token {token}"
         self.container_of = container_of
+        self.platform = platform  # component -> its container's name; "hub" first
+        self.hub_container = platform["hub"]
         self.admin = admin
         self.started = None
         self.made = 0
+        self.requested = {}  # user -> wall-clock time of the spawn request
+        self.ready = {}  # user -> wall-clock time the hub first reported the server ready
 
     def new_users(self, count):
         names = [f"bench{self.made + i}" for i in range(count)]
@@ -132,21 +143,106 @@ class Hub:
         assert response.status_code == 201, response.text
         return names
 
+    def request_spawn(self, name):
+        """Ask the hub to start ``name``'s server; False if it refused."""
+        self.requested[name] = time.time()
+        response = self.api.post(f"{self.base_url}/hub/api/users/{name}/server", timeout=300)
+        return response.status_code in (201, 202)
+
     def spawn(self, name, timeout=300, poll=0.05):
         """Seconds from the API request to the server reported ready; None if it failed."""
-        t0 = time.monotonic()
-        response = self.api.post(f"{self.base_url}/hub/api/users/{name}/server", timeout=120)
-        if response.status_code not in (201, 202):
+        if not self.request_spawn(name):
             return None
-        while time.monotonic() - t0 < timeout:
+        while time.time() - self.requested[name] < timeout:
             model = self.api.get(f"{self.base_url}/hub/api/users/{name}", timeout=30).json()
             server = model.get("servers", {}).get("")
             if server and server.get("ready"):
-                return time.monotonic() - t0
+                self.ready[name] = time.time()
+                return self.ready[name] - self.requested[name]
             if not model.get("pending") and not server:
                 return None
             time.sleep(poll)
         return None
+
+    def burst(self, names, timeout=600):
+        """Start ``names``' servers at once; seconds to ready for each (None: failed), and
+        the login page's response times meanwhile.
+
+        One watcher lists all users every 0.5 s (per-user polling would load the hub it
+        measures with hundreds of requests a second); the ready time of a server is when
+        a listing first shows it ready, so a slow listing delays it.
+        """
+        import threading
+
+        import requests
+
+        pending, times, page_times = set(names), dict.fromkeys(names), []
+        done = threading.Event()
+
+        def probe_page():  # a person opening the login page, every 0.5 s
+            while not done.is_set():
+                t = time.monotonic()
+                requests.get(f"{self.base_url}/hub/login", timeout=120)
+                page_times.append(time.monotonic() - t)
+                done.wait(0.5)
+
+        with ThreadPoolExecutor(max_workers=len(names) + 1) as pool:
+            asked = {name: pool.submit(self.request_spawn, name) for name in names}
+            prober = pool.submit(probe_page)
+            deadline = time.time() + timeout
+            while pending and time.time() < deadline:
+                models = self.api.get(f"{self.base_url}/hub/api/users", timeout=120).json()
+                now = time.time()
+                for model in models:
+                    name = model["name"]
+                    if name not in pending or not asked[name].done():
+                        continue
+                    server = model.get("servers", {}).get("")
+                    if server and server.get("ready"):
+                        self.ready[name] = now
+                        times[name] = now - self.requested[name]
+                        pending.discard(name)
+                    elif not asked[name].result() or (not model.get("pending") and not server):
+                        pending.discard(name)  # refused or failed: stays None
+                time.sleep(0.5)
+            done.set()
+            prober.result()
+        return [times[name] for name in names], page_times
+
+    def where_the_time_goes(self, client, names):
+        """Per phase, the seconds from each request to it (lists, one value per user)."""
+        import re
+
+        hub_log = client.containers.get(self.hub_container).logs(timestamps=True).decode(
+            errors="replace")
+        phases = {}
+        for name in names:
+            if name not in self.ready:
+                continue
+            t0 = self.requested[name]
+            add = lambda phase, when: phases.setdefault(phase, []).append(when - t0)  # noqa: E731
+            databases = re.search(rf"^(\S+) .*Databases of {re.escape(name)} ready", hub_log,
+                                  re.MULTILINE)
+            if databases:
+                add("databases ready", docker_time(databases.group(1)))
+            container = client.containers.get(self.container_of(name))
+            add("container created", docker_time(container.attrs["Created"]))
+            add("container started", docker_time(container.attrs["State"]["StartedAt"]))
+            for line in container.logs(timestamps=True).decode(errors="replace").splitlines():
+                if "is running at" in line:
+                    add("server listening", docker_time(line.split(" ", 1)[0]))
+                    break
+            add("hub reports it ready", self.ready[name])
+        return phases
+
+
+def docker_time(stamp):
+    """Seconds since the epoch of the engine's RFC 3339 time (nanoseconds, Z)."""
+    from datetime import datetime
+
+    whole, _, fraction = stamp.rstrip("Z").partition(".")
+    seconds = datetime.fromisoformat(whole + "+00:00").timestamp()
+    return seconds + float(f"0.{fraction or 0}")
 
 
 @contextmanager
@@ -191,7 +287,9 @@ def edahub_system(args, client, images, tmp, run_id, round_number):
         assert admin.log_in(admin_password)
         token = admin.api("POST", "/users/admin/tokens",
                           json={"note": "benchmark", "expires_in": 3600}).json()["token"]
-        hub = Hub(base_url, token, lambda name: f"{prefix}-user-{name}", admin=admin)
+        platform = {service: f"{project}-{service}-1" for service in
+                    ("hub", "proxy", "mariadb", "mongodb", "mongodb-accounts", "netpolicy")}
+        hub = Hub(base_url, token, lambda name: f"{prefix}-user-{name}", platform, admin=admin)
         hub.started = elapsed
         yield hub
     finally:
@@ -231,7 +329,7 @@ def stock_system(args, client, images, tmp, run_id, round_number):
                      str(config): {"bind": "/srv/stock_config.py", "mode": "ro"}})
         base_url = f"http://127.0.0.1:{port}"
         wait_for_hub(base_url, timeout=120)
-        measured = Hub(base_url, token, lambda user: f"jupyter-{user}")
+        measured = Hub(base_url, token, lambda user: f"jupyter-{user}", {"hub": name})
         measured.started = time.monotonic() - started
         yield measured
     finally:
@@ -254,6 +352,7 @@ def measure(hub, args, into, client):
     for t in singles:
         add("one spawn (s)", t)
     print("one spawn: " + ", ".join(f"{t:.2f} s" if t else "FAILED" for t in singles), flush=True)
+    add_phases(add, "one spawn", hub.where_the_time_goes(client, first_users))
     time.sleep(3)
     container = client.containers.get(hub.container_of(first_users[0]))
     mem = container.stats(stream=False)["memory_stats"]
@@ -262,16 +361,69 @@ def measure(hub, args, into, client):
     print(f"memory of one idle user container: {used:.0f} MiB", flush=True)
     for count in args.users:
         names = hub.new_users(count)
-        with ThreadPoolExecutor(max_workers=count) as pool:
-            # Polled less often than single spawns: the checks load the hub they measure.
-            times = list(pool.map(lambda name: hub.spawn(name, poll=0.5), names))
+        cpu_before = cpu_seconds(client, hub, names)
+        times, page_times = hub.burst(names)
+        cpu_used = {part: used - cpu_before.get(part, 0)
+                    for part, used in cpu_seconds(client, hub, names).items()}
         ok = sorted(t for t in times if t is not None)
         add(f"{count} at once: p50 (s)", statistics.median(ok) if ok else None)
         add(f"{count} at once: slowest (s)", ok[-1] if ok else None)
         add(f"{count} at once: failed", len(times) - len(ok))
+        add(f"{count} at once: login page, slowest (s)", max(page_times))
         print(f"{count} users spawning at once: " + (
             f"p50 {statistics.median(ok):.1f} s, slowest {ok[-1]:.1f} s, "
-            f"failed {len(times) - len(ok)}" if ok else f"all {len(times)} failed"), flush=True)
+            f"failed {len(times) - len(ok)}" if ok else f"all {len(times)} failed")
+            + f"; login page slowest {max(page_times):.2f} s", flush=True)
+        add_phases(add, f"{count} at once", hub.where_the_time_goes(client, names))
+        for part, used in cpu_used.items():
+            add(f"{count} at once, CPU-s per spawn: {part}", used / count)
+        print(f"{count} at once, CPU-seconds per spawn: " + ", ".join(
+            f"{part} {used / count:.2f}" for part, used in cpu_used.items()), flush=True)
+
+
+ENGINE = ("dockerd", "containerd")  # and every containerd-shim: the engine's own processes
+
+
+def cpu_seconds(client, hub, users):
+    """CPU-seconds used so far: the machine in all, each platform container, ``users``'
+    servers together, the engine's processes, and this benchmark (its polling)."""
+    import docker
+
+    def container_cpu(name):
+        try:
+            stats = client.containers.get(name).stats(stream=False, one_shot=True)
+        except docker.errors.NotFound:
+            return 0.0
+        return stats["cpu_stats"]["cpu_usage"]["total_usage"] / 1e9
+
+    tick = os.sysconf("SC_CLK_TCK")
+    with open("/proc/stat") as stat:
+        fields = [int(v) for v in stat.readline().split()[1:9]]
+    used = {"machine, all": (sum(fields) - fields[3] - fields[4]) / tick}
+    for part, name in hub.platform.items():
+        used[part] = container_cpu(name)
+    used["users' servers"] = sum(container_cpu(hub.container_of(user)) for user in users)
+    engine = 0.0
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            comm = (proc / "comm").read_text().strip()
+            if comm in ENGINE or comm.startswith("containerd-shim"):
+                values = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+                engine += (int(values[11]) + int(values[12])) / tick
+        except (OSError, IndexError, ValueError):
+            continue  # ended meanwhile
+    used["Docker engine"] = engine
+    used["this benchmark"] = time.process_time()
+    return used
+
+
+def add_phases(add, label, phases):
+    """Record and print the median of each phase of ``label``'s spawns."""
+    medians = {phase: statistics.median(values) for phase, values in phases.items()}
+    for phase, value in medians.items():
+        add(f"{label}, {phase} (s, median)", value)
+    print(f"{label}, median seconds from the request: "
+          + ", ".join(f"{phase} {value:.2f}" for phase, value in medians.items()), flush=True)
 
 
 def report(results, args):

@@ -43,9 +43,13 @@ def stop_platform(project, user_prefix, timeout=60, volumes=False, remove_policy
     with progress(2, steps, "Stopping users' servers", stream) as status:
         names = user_servers(user_prefix)
         if names:
-            # `docker stop` sends SIGTERM and waits: kernels get to exit cleanly.
-            run(["docker", "stop", "--time", str(timeout), *names], timeout=timeout + 120)
-            run(["docker", "rm", "--force", *names], timeout=120)
+            # `docker stop` sends SIGTERM and waits: kernels get to exit cleanly. A server
+            # the hub was removing as it stopped (a failed spawn, say) may be gone or going
+            # by now, so failures here count only if its container stays.
+            run(["docker", "stop", "--time", str(timeout), *names], timeout=timeout + 120,
+                check=False)
+            run(["docker", "rm", "--force", *names], timeout=120, check=False)
+            remove_leftovers(user_prefix)
             status.text = f"{len(names)} stopped"
         else:
             status.text = "none running"
@@ -60,6 +64,20 @@ def stop_platform(project, user_prefix, timeout=60, volumes=False, remove_policy
         args = ["down", "--timeout", str(timeout)] + (["--volumes"] if volumes else [])
         project.run(*args, timeout=timeout + 300)
     return names
+
+
+def remove_leftovers(user_prefix, attempts=10, pause=2.0):
+    """Remove users' containers still there; UserError naming any that stay."""
+    left = user_servers(user_prefix)
+    for _ in range(attempts):
+        if not left:
+            return
+        time.sleep(pause)  # a removal the engine has in progress
+        run(["docker", "rm", "--force", *left], timeout=120, check=False)
+        left = user_servers(user_prefix)
+    if left:
+        raise UserError(f"users' containers could not be removed: {', '.join(left)}",
+                        f"docker rm --force {' '.join(left)} (docker's own message says why)")
 
 
 def main(argv=None):

@@ -672,8 +672,10 @@ SETTINGS = (
     ),
     Setting(
         "EDAHUB_SPAWN_TIMEOUT", "Users' servers",
-        "Seconds a user's server may take to start before the spawn is reported failed.",
-        Integer(10, 3600), "120", services=("hub",),
+        "Seconds a user's server may take to start before the spawn is reported failed. "
+        "In a burst of N spawns on C cores the last server starts after about N x 2.7 / C "
+        "seconds (docs/operations.md, \"Bursts of spawns\"): keep this above that.",
+        Integer(10, 3600), "300", services=("hub",),
     ),
     # Images -----------------------------------------------------------------
     Setting(

@@ -30,11 +30,14 @@ def calls(monkeypatch):
     recorded = []
 
     class Result:
-        stdout = "edahub-user-bob\nedahub-user-alice\n"
+        def __init__(self, stdout=""):
+            self.stdout = stdout
 
     def fake_run(cmd, **kwargs):
         recorded.append(tuple(cmd))
-        return Result()
+        removed = any(call[:2] == ("docker", "rm") for call in recorded)
+        # Users' servers are listed until they are removed.
+        return Result("" if removed else "edahub-user-bob\nedahub-user-alice\n")
 
     monkeypatch.setattr(lifecycle, "run", fake_run)
     monkeypatch.setattr(operator, "run", fake_run)  # users' servers are listed there
@@ -49,7 +52,43 @@ def test_the_hub_stops_first_then_users_servers_then_the_rest(calls):
     assert calls[1][:2] == ("docker", "ps") and f"label={USER_PREFIX_LABEL}=edahub" in calls[1]
     assert calls[2] == ("docker", "stop", "--time", "20", "edahub-user-alice", "edahub-user-bob")
     assert calls[3] == ("docker", "rm", "--force", "edahub-user-alice", "edahub-user-bob")
-    assert calls[4] == ("compose", "down", "--timeout", "20")
+    assert calls[4][:2] == ("docker", "ps")  # none left
+    assert calls[5] == ("compose", "down", "--timeout", "20")
+
+
+def test_a_server_the_hub_is_removing_already_is_waited_for(monkeypatch):
+    # The hub removes the container of a failed spawn; `docker rm` of it fails with
+    # "removal ... is already in progress", and the container is gone a moment later.
+    calls, listings = [], iter(["edahub-user-bob\n", "edahub-user-bob\n", ""])
+
+    class Result:
+        def __init__(self, stdout="", returncode=0):
+            self.stdout, self.returncode = stdout, returncode
+
+    def fake_run(cmd, check=True, **kwargs):
+        calls.append(tuple(cmd))
+        if cmd[:2] == ["docker", "ps"]:
+            return Result(next(listings))
+        assert not check, "failures of stop and rm are judged by what is left"
+        return Result("removal of container edahub-user-bob is already in progress", 1)
+
+    monkeypatch.setattr(lifecycle, "run", fake_run)
+    monkeypatch.setattr(operator, "run", fake_run)
+    monkeypatch.setattr(lifecycle.time, "sleep", lambda seconds: None)
+    assert lifecycle.stop_platform(FakeProject(calls), "edahub", stream=io.StringIO()) == [
+        "edahub-user-bob"]
+    assert calls[-1][:2] == ("compose", "down")
+
+
+def test_a_server_that_cannot_be_removed_is_named(monkeypatch):
+    class Result:
+        stdout, returncode = "edahub-user-bob\n", 1
+
+    monkeypatch.setattr(lifecycle, "run", lambda cmd, **kwargs: Result())
+    monkeypatch.setattr(operator, "run", lambda cmd, **kwargs: Result())
+    monkeypatch.setattr(lifecycle.time, "sleep", lambda seconds: None)
+    with pytest.raises(UserError, match="could not be removed: edahub-user-bob"):
+        lifecycle.stop_platform(FakeProject([]), "edahub", stream=io.StringIO())
 
 
 def test_volumes_are_removed_only_when_asked(calls):
