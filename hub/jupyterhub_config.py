@@ -7,8 +7,8 @@
 import os
 import sys
 
-from edahub_core.names import (USER_PREFIX_LABEL, USERNAME_PATTERN, container_name_template,
-                               home_volume_template)
+from edahub_core.names import (SINGLEUSER_COMMAND, USER_PREFIX_LABEL, USERNAME_PATTERN,
+                               container_name_template, home_volume_template)
 from edahub_core.settings import SettingsError, keys_for_service, load_settings
 from edahub_hub import HUB_DB_URL
 from edahub_hub.dbnames import start_record as start_database_names_record
@@ -196,6 +196,27 @@ c.Spawner.default_url = "/lab"
 c.EdahubSpawner.home_size = settings.user_home_size or ""
 # No server starts while the network policy is not in place (after a reboot, say).
 c.EdahubSpawner.network_policy = settings.network_policy
+
+# --- On a Docker Swarm (compose.swarm.yaml sets EDAHUB_SWARM; docs/scale-out.md) -------------
+# Users' servers are Swarm services on the workers, each back on the node of its home;
+# the hub provisions through the admin network, the only one the databases' provisioning
+# accounts accept.
+if os.environ.get("EDAHUB_SWARM") == "true":
+    c.JupyterHub.spawner_class = "edahub_hub.swarm.EdahubSwarmSpawner"
+    c.EdahubSpawner.mariadb_admin_host = "mariadb-admin"
+    c.EdahubSwarmSpawner.pids_limit = settings.user_pids_limit
+    # The users' image's own command (singleuser/Dockerfile's CMD): DockerSpawner would
+    # read it from the image on this engine, but the manager need not have that image,
+    # only the workers that run it.
+    c.EdahubSwarmSpawner.cmd = [SINGLEUSER_COMMAND]
+    # The hub reaches servers by their service's name. Its HTTP client keeps name lookups
+    # (aiohttp's DNS cache, aio-libs/aiohttp#1914, and c-ares's), so a server started again
+    # under the same name, with a new address, was checked at the old one and never became
+    # ready (found on the test swarm; jupyterhub/dockerspawner#279 reports it on Swarm too).
+    from edahub_hub.resolver import FreshLookups
+
+    c.JupyterHubHTTPClient.connector_options = {"use_dns_cache": False,
+                                                "resolver": FreshLookups()}
 
 # --- Idle servers (jupyterhub-idle-culler, a hub-managed service) ------------------------
 if settings.cull_idle_timeout:

@@ -28,7 +28,8 @@ from pathlib import Path
 
 import pytest
 
-from stacktools import BLOCKED_TEST_RANGE, FAILURES, image_ids, remove_images, start_stack
+from stacktools import (BLOCKED_TEST_RANGE, FAILURES, build_image, ca_bundle, image_ids,
+                        remove_images, start_stack)
 
 # Fixtures defined in helper modules, made available to every test.
 from browser import browser, open_browser  # noqa: E402,F401
@@ -66,8 +67,8 @@ def run_group(item):
     if item.get_closest_marker("disruptive"):
         return 5
     if path[:2] in (("integration", "bitbucket"), ("integration", "culling"),
-                    ("integration", "subdomains")):
-        return 3  # stacks of their own, one package each
+                    ("integration", "subdomains")) or path[0] == "swarm":
+        return 3  # stacks (or a swarm) of their own, one package each
     return 4
 
 
@@ -82,24 +83,6 @@ def pytest_collection_modifyitems(config, items):
     shuffled = {item.nodeid: index for index, item in enumerate(items)}
     items.sort(key=lambda item: (run_group(item), shuffled[item.nodeid]) if run_group(item) == 0
                else (run_group(item), *written_order(item)))
-
-
-def ca_bundle():
-    """The CA bundle for builds, if the environment gives one."""
-    path = os.environ.get("EDAHUB_TEST_CA_BUNDLE", "")
-    return path if path and Path(path).is_file() else ""
-
-
-def build_image(tag, context, timeout=1800):
-    """Build ``context`` as ``tag`` with BuildKit (the CA bundle as a build secret)."""
-    cmd = ["docker", "buildx", "build", "--load", "--tag", tag]
-    if ca_bundle():
-        cmd += ["--secret", f"id=ca_bundle,src={ca_bundle()}"]
-    started = time.monotonic()
-    result = subprocess.run([*cmd, str(context)], capture_output=True, text=True, timeout=timeout)
-    if result.returncode != 0:
-        pytest.fail(f"building {tag} failed:\n{result.stderr[-4000:]}")
-    print(f"built {tag} in {time.monotonic() - started:.0f}s", file=sys.stderr)
 
 
 @pytest.fixture(scope="session")

@@ -259,3 +259,23 @@ def wait_for_hub(base_url, timeout, verify=True):
             pass
         time.sleep(1)
     raise AssertionError(f"hub at {base_url} did not answer within {timeout}s")
+
+
+def ca_bundle():
+    """The CA bundle for builds, if the environment gives one."""
+    path = os.environ.get("EDAHUB_TEST_CA_BUNDLE", "")
+    return path if path and Path(path).is_file() else ""
+
+
+def build_image(tag, context, timeout=1800):
+    """Build ``context`` as ``tag`` with BuildKit (the CA bundle as a build secret)."""
+    cmd = ["docker", "buildx", "build", "--load", "--tag", tag]
+    if ca_bundle():
+        cmd += ["--secret", f"id=ca_bundle,src={ca_bundle()}"]
+    started = time.monotonic()
+    result = subprocess.run([*cmd, str(context)], capture_output=True, text=True, timeout=timeout)
+    if result.returncode != 0:
+        import pytest
+
+        pytest.fail(f"building {tag} failed:\n{result.stderr[-4000:]}")
+    print(f"built {tag} in {time.monotonic() - started:.0f}s", file=sys.stderr)

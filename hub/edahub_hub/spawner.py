@@ -14,7 +14,8 @@ from traitlets import Bool, Dict, Float, Integer, List, Unicode, default
 from edahub_core.errors import UserError
 from edahub_core.names import COMPOSE_PROJECT_LABEL, COMPOSE_SERVICE_LABEL
 
-from .databases import MariaDBProvisioner, MongoDBProvisioner, credentials_for, retry
+from .databases import (MARIADB_HOST, MariaDBProvisioner, MongoDBProvisioner,
+                        credentials_for, retry)
 from .userdata import drop_user_data
 
 
@@ -24,6 +25,10 @@ class EdahubSpawner(DockerSpawner):
     db_password_key = Unicode("", config=True, help="EDAHUB_DB_PASSWORD_KEY (hex).")
     mariadb_provisioner_password = Unicode("", config=True)
     mongodb_provisioner_password = Unicode("", config=True)
+    mariadb_admin_host = Unicode(
+        MARIADB_HOST, config=True,
+        help="Where the hub reaches MariaDB to provision: on a swarm, its name on the admin "
+        "network (compose.swarm.yaml), the only network its provisioning account accepts.")
     shared_datasets = Bool(False, config=True, help="Grant read access to 'datasets'.")
     delete_user_data = Bool(False, config=True,
                             help="Drop databases and home volume when the user is deleted.")
@@ -139,7 +144,8 @@ class EdahubSpawner(DockerSpawner):
     def provision_user_databases(self):
         """Create the user's databases and accounts when missing (blocking; run in a thread)."""
         creds = self.credentials
-        mariadb = MariaDBProvisioner(self.mariadb_provisioner_password)
+        mariadb = MariaDBProvisioner(self.mariadb_provisioner_password,
+                                     host=self.mariadb_admin_host)
         mongodb = MongoDBProvisioner(self.mongodb_provisioner_password)
         retry(lambda: mariadb.ensure(creds, self.shared_datasets), "MariaDB provisioning",
               log=self.log)

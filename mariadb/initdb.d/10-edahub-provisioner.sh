@@ -5,8 +5,9 @@
 # It may only call edahub's two procedures (05-edahub-provisioning.sql), which create or
 # drop one user's database and account and nothing else.
 #
-# It logs in only from the hub's fixed address (EDAHUB_HUB_ADDRESS, from compose.yaml):
-# its password is no use from a user's container.
+# It logs in only from the hub's fixed address (EDAHUB_HUB_ADDRESS, from compose.yaml), or
+# on a swarm from the admin network that only the hub and the databases join
+# (address/netmask, from compose.swarm.yaml): its password is no use from a user's container.
 
 edahub_create_provisioner() {
 	local password="${EDAHUB_MARIADB_PROVISIONER_PASSWORD:-}"
@@ -23,8 +24,8 @@ edahub_create_provisioner() {
 		;;
 	esac
 	local hub="${EDAHUB_HUB_ADDRESS:-}"
-	if ! printf '%s' "$hub" | grep -Eq '^[0-9]{1,3}(\.[0-9]{1,3}){3}$'; then
-		echo >&2 "error: EDAHUB_HUB_ADDRESS (the hub's address, set by compose.yaml) is missing or not an IPv4 address: '$hub'."
+	if ! printf '%s' "$hub" | grep -Eq '^[0-9]{1,3}(\.[0-9]{1,3}){3}(/255(\.[0-9]{1,3}){3})?$'; then
+		echo >&2 "error: EDAHUB_HUB_ADDRESS (the hub's address, set by compose.yaml) is missing or not an IPv4 address (or address/netmask): '$hub'."
 		echo >&2 "  How to fix: start the stack with edahub's compose.yaml and a valid EDAHUB_NETWORK_PREFIX."
 		exit 1
 	fi

@@ -58,6 +58,8 @@ SUBCOMMANDS = {
                "memory and CPU, sizes, free disk, and what needs acting on"),
     "upgrade": ("edahub.upgrade", "upgrade a running installation to this folder's version: "
                 "back up, add new settings, build, restart the hub (users' servers keep running)"),
+    "swarm": ("edahub.swarm", "edahub on a Docker Swarm: check the swarm, deploy or upgrade "
+              "the stack (see docs/scale-out.md)"),
     "stop": ("edahub.lifecycle", "stop the whole platform: the hub, users' servers, then the "
              "databases and the network (files and data stay)"),
 }

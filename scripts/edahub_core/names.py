@@ -50,6 +50,13 @@ COMPOSE_PROJECT_LABEL = "com.docker.compose.project"
 COMPOSE_SERVICE_LABEL = "com.docker.compose.service"
 COMPOSE_VOLUME_LABEL = "com.docker.compose.volume"
 
+# The command of the users' image (singleuser/Dockerfile's CMD; singleuser/edahub-singleuser).
+SINGLEUSER_COMMAND = "edahub-singleuser"
+
+# On a Docker Swarm (compose.swarm.yaml, bootstrap.py swarm): the node labels that pin each
+# database to the one node that holds its data volume.
+SWARM_NODE_LABELS = {"mariadb": "edahub.mariadb", "mongodb": "edahub.mongodb"}
+
 
 def container_name_template(user_prefix):
     """DockerSpawner's ``name_template`` for users' containers."""

@@ -114,3 +114,13 @@ def test_every_referenced_variable_is_a_setting():
     text = (ROOT / "compose.yaml").read_text()
     for key in re.findall(r"\$\{([A-Z0-9_]+)[:}]", text):
         assert setting_of(key), f"compose.yaml uses {key}, which the schema lacks"
+
+
+def test_the_platform_outweighs_users_servers_for_the_cpu(compose):
+    # Users' servers run with Docker's default weight, 1024 (tests/unit/hub/test_hub_config.py
+    # holds their exact host config). In a burst of spawns they take every core: the
+    # services that answer everyone must win.
+    weights = {name: service.get("cpu_shares", 1024)
+               for name, service in compose["services"].items() if name != "singleuser"}
+    assert weights["hub"] == weights["proxy"] == 8192
+    assert min(weights.values()) > 1024, weights

@@ -53,7 +53,9 @@ def test_anything_else_asked_of_a_placeholder_fails_naming_the_launcher():
 
 
 def test_the_image_starts_the_server_with_it():
+    from edahub_core.names import SINGLEUSER_COMMAND  # the hub's name for it (on a swarm)
+
     dockerfile = (LAUNCHER.parent / "Dockerfile").read_text()
     assert "COPY edahub-singleuser /usr/local/bin/edahub-singleuser" in dockerfile
-    assert dockerfile.rstrip().endswith('CMD ["edahub-singleuser"]')
+    assert dockerfile.rstrip().endswith(f'CMD ["{SINGLEUSER_COMMAND}"]')
     assert LAUNCHER.stat().st_mode & 0o111

@@ -301,7 +301,8 @@ def make_spawner(hub_log):
     hub_db = sessionmaker(bind=create_engine("sqlite://"))()  # the hub's database
     EdahubSpawner._compose_project = None  # what an earlier test's hub found is not kept
 
-    def make(username="alice", prefix="edahub", created=None, user_host="", **config):
+    def make(username="alice", prefix="edahub", created=None, user_host="", spawner_class=None,
+             **config):
         # As JupyterHub's User: url is the host too when users have subdomains.
         user = SimpleNamespace(name=username, base_url=f"/user/{username}/",
                                url=f"{user_host}/user/{username}/", escaped_name=username,
@@ -314,6 +315,6 @@ def make_spawner(hub_log):
             "volumes": {home_volume_template(prefix): "/home/jovyan"},
             **config,
         }
-        return EdahubSpawner(user=user, hub=Hub(), log=hub_log, **config)
+        return (spawner_class or EdahubSpawner)(user=user, hub=Hub(), log=hub_log, **config)
 
     return make

@@ -304,3 +304,24 @@ def test_user_subdomains_put_each_server_on_a_host_of_its_own(load_hub_config, n
                          "EDAHUB_USER_SUBDOMAINS": "true"})
     assert c.JupyterHub.subdomain_host == "https://eda.example.org"
     assert "subdomain_host" not in load_hub_config(native_environ).JupyterHub
+
+
+def test_on_a_swarm_servers_are_swarm_services_provisioned_over_the_admin_network(
+        load_hub_config, native_environ):
+    on_one_host = load_hub_config(native_environ)
+    assert on_one_host.JupyterHub.spawner_class == "edahub_hub.spawner.EdahubSpawner"
+    assert "mariadb_admin_host" not in on_one_host.EdahubSpawner  # "mariadb", the default
+
+    c = load_hub_config({**native_environ, "EDAHUB_SWARM": "true", "EDAHUB_USER_PIDS_LIMIT": "300"})
+    assert c.JupyterHub.spawner_class == "edahub_hub.swarm.EdahubSwarmSpawner"
+    assert c.EdahubSpawner.mariadb_admin_host == "mariadb-admin"  # compose.swarm.yaml's alias
+    assert c.EdahubSwarmSpawner.pids_limit == 300
+    assert c.EdahubSwarmSpawner.cmd == ["edahub-singleuser"]  # the manager need not have the image
+    # A server started again has a new address under the same name: no cached lookups.
+    options = c.JupyterHubHTTPClient.connector_options
+    assert options["use_dns_cache"] is False
+    assert type(options["resolver"]).__name__ == "FreshLookups"
+    assert "connector_options" not in on_one_host.JupyterHubHTTPClient  # one host: addresses
+    # Everything else is the same configuration as on one host.
+    assert c.DockerSpawner.image == on_one_host.DockerSpawner.image
+    assert c.DockerSpawner.volumes == on_one_host.DockerSpawner.volumes

@@ -1,0 +1,179 @@
+"""`python3 scripts/bootstrap.py swarm`: edahub on a Docker Swarm (docs/scale-out.md).
+
+    bootstrap.py swarm check     is this swarm ready for edahub? (each problem with its fix)
+    bootstrap.py swarm deploy    check, then deploy or upgrade the stack, and wait for it
+
+Run on a manager, in the installation's folder, with the same .env as on one host (create
+it there with `bootstrap.py --dry-run`'s plan, or copy it). `deploy` runs
+`docker stack deploy -c compose.swarm.yaml <project>` with .env's values, then waits
+until every service runs and the hub answers. Running it again upgrades: Swarm replaces
+the services whose image or settings changed; users' servers keep running.
+"""
+
+import argparse
+import os
+import sys
+import time
+
+from . import envfile, hostchecks
+from .console import UserError, format_duration, progress, run
+from .installer import ROOT
+from .operator import add_installation_arguments
+from edahub_core.names import SWARM_NODE_LABELS
+from edahub_core.settings import SettingsError, load_settings
+
+STACK_FILE = ROOT / "compose.swarm.yaml"
+
+
+def swarm_problems(client, settings):
+    """What keeps this engine's swarm from running edahub: (problem, fix) pairs."""
+    info = client.info()
+    swarm = info.get("Swarm") or {}
+    if swarm.get("LocalNodeState") != "active":
+        return [("this engine is not part of a swarm",
+                 "on the first manager: docker swarm init; on the others: the "
+                 "`docker swarm join` command that init prints (docs/scale-out.md)")]
+    if not swarm.get("ControlAvailable"):
+        return [("this node is a worker; the stack is deployed from a manager",
+                 "run this on a manager (docker node ls there lists them)")]
+    problems = []
+    nodes = client.nodes.list()
+    ready = [n for n in nodes if n.attrs["Status"].get("State") == "ready"
+             and n.attrs["Spec"].get("Availability") == "active"]
+    if not any(n.attrs["Spec"].get("Role") == "worker" for n in ready):
+        problems.append(("no worker is ready and active: users' servers run on workers",
+                         "join a worker with the command `docker swarm join-token worker` "
+                         "prints, or `docker node update --availability active <node>`"))
+    for service, label in SWARM_NODE_LABELS.items():
+        labelled = [n for n in nodes if n.attrs["Spec"].get("Labels", {}).get(label) == "true"]
+        if len(labelled) != 1:
+            found = ", ".join(n.attrs["Description"]["Hostname"] for n in labelled) or "none"
+            problems.append((f"{service} needs exactly one node labelled {label}=true "
+                             f"(found: {found}); its data volume lives there",
+                             f"docker node update --label-add {label}=true <node> (and "
+                             f"--label-rm on the others)"))
+    for image in (settings.hub_image, settings.singleuser_image, settings.mariadb_image,
+                  settings.mongodb_image):
+        problems += image_problems(client, image)
+    if settings.network_policy:
+        problems.append(("the network policy is not built for a swarm yet: on a swarm, "
+                         "users' servers are not fenced in from each other or the network",
+                         "set EDAHUB_NETWORK_POLICY=false in .env to deploy without it "
+                         "(docs/scale-out.md, \"What is not built\")"))
+    if settings.tls_cert or settings.tls_key:
+        problems.append(("HTTPS (EDAHUB_TLS_CERT) is not built for a swarm yet",
+                         "put a TLS-terminating proxy in front of the swarm's port, and "
+                         "empty EDAHUB_TLS_CERT and EDAHUB_TLS_KEY in .env"))
+    return problems
+
+
+def image_problems(client, image):
+    """Every node pulls ``image``: it must name a registry that has it."""
+    try:
+        client.images.get_registry_data(image)
+    except Exception as error:  # the SDK raises several kinds; each means "not pullable"
+        if "/" not in image:  # Docker Hub's library, or an image of this engine only
+            return [(f"{image} names no registry, and none serves it, so the other nodes "
+                     "cannot pull it",
+                     "push the images to a registry every node reaches and name them there "
+                     "in .env (EDAHUB_*_IMAGE=registry.example.org/edahub-hub:0.2.1; "
+                     "docs/scale-out.md, \"Images\")")]
+        return [(f"the registry does not serve {image}: {str(error)[:200]}",
+                 f"docker push {image} (and check that every node reaches its registry)")]
+    return []
+
+
+def deploy(env_file, project, stream=None, timeout=600):
+    import docker
+
+    stream = stream or sys.stdout
+    with progress(1, 3, "Checking the swarm and .env", stream):
+        hostchecks.check_docker_engine()
+        values = read_values(env_file)
+        settings = load_settings(values)
+        problems = swarm_problems(docker.from_env(), settings)
+        if problems:
+            raise UserError(
+                "this swarm cannot run edahub yet:\n" + "\n".join(
+                    f"  - {problem}\n    fix: {fix}" for problem, fix in problems),
+                "fix the problems above and run `bootstrap.py swarm deploy` again; nothing "
+                "was deployed")
+    with progress(2, 3, f"Deploying stack {project} (docker stack deploy)", stream):
+        run(["docker", "stack", "deploy", "--with-registry-auth", "--prune",
+             "--compose-file", STACK_FILE, project],
+            env={**os.environ, **values}, cwd=ROOT, timeout=300,
+            redact=[v for k, v in values.items() if is_secret(k)])
+    with progress(3, 3, "Waiting for every service to run", stream) as status:
+        waited = wait_for_services(docker.from_env(), project, timeout)
+        status.text = f"all running after {format_duration(waited)}"
+    print(f"edahub runs on the swarm as stack {project}; the hub answers on port "
+          f"{settings.hub_port} of the manager that runs the proxy.", file=stream)
+
+
+def read_values(env_file):
+    if not env_file.exists():
+        raise UserError(f"{env_file} does not exist",
+                        "create it as on one host (python3 scripts/bootstrap.py --dry-run shows "
+                        "the plan), or copy the installation's .env here")
+    values = envfile.read_env_file(env_file)
+    try:
+        load_settings(values)
+    except SettingsError as error:
+        raise UserError(f"{env_file}: {error}") from None
+    return values
+
+
+def is_secret(key):
+    from edahub_core.settings import SETTINGS_BY_KEY
+
+    setting = SETTINGS_BY_KEY.get(key)
+    return bool(setting and setting.secret)
+
+
+def wait_for_services(client, project, timeout):
+    """Seconds until every service of ``project`` runs all its tasks (UserError if not)."""
+    started = time.monotonic()
+    while True:
+        services = client.services.list(filters={"label": f"com.docker.stack.namespace={project}"})
+        waiting = []
+        for service in services:
+            want = service.attrs["Spec"].get("Mode", {}).get("Replicated", {}).get("Replicas", 1)
+            running = [t for t in service.tasks(filters={"desired-state": "running"})
+                       if t["Status"]["State"] == "running"]
+            if len(running) < want:
+                waiting.append(service.name)
+        if services and not waiting:
+            return time.monotonic() - started
+        if time.monotonic() - started > timeout:
+            raise UserError(f"not running after {timeout}s: {', '.join(waiting) or 'no service'}",
+                            f"docker service ps {' '.join(waiting) or project} --no-trunc "
+                            "shows why (an image no node can pull, a missing node label)")
+        time.sleep(2)
+
+
+def main(argv):
+    parser = argparse.ArgumentParser(prog="bootstrap.py swarm", description=__doc__.splitlines()[0])
+    parser.add_argument("action", choices=["check", "deploy"])
+    add_installation_arguments(parser)
+    parser.add_argument("--timeout", type=int, default=600,
+                        help="seconds to wait for the services to run (default: 600)")
+    args = parser.parse_args(argv)
+    project = args.project_name or "edahub"
+    try:
+        if args.action == "deploy":
+            deploy(args.env_file.resolve(), project, timeout=args.timeout)
+        else:
+            import docker
+
+            hostchecks.check_docker_engine()
+            problems = swarm_problems(docker.from_env(),
+                                      load_settings(read_values(args.env_file.resolve())))
+            for problem, fix in problems:
+                print(f"- {problem}\n  fix: {fix}")
+            print("this swarm can run edahub" if not problems else
+                  f"{len(problems)} problem(s); nothing was changed")
+            return 1 if problems else 0
+        return 0
+    except UserError as error:
+        print(f"\nerror: {error}", file=sys.stderr)
+        return 1

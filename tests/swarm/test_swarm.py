@@ -1,0 +1,148 @@
+"""edahub on a real three-node Docker Swarm (tests/swarm/conftest.py builds it and deploys
+edahub with `bootstrap.py swarm deploy`): users' servers are Swarm services on the
+workers, reach both databases over the overlay network, come back to the node of their
+home, and a drained node stops its users' servers instead of moving them silently."""
+
+import json
+import time
+
+import pytest
+
+from edahub_core.names import SWARM_NODE_LABELS
+
+DATABASES = r"""
+import os, pymysql, pymongo
+conn = pymysql.connect(read_default_file=os.path.expanduser("~/.my.cnf"))
+with conn.cursor() as cur:
+    cur.execute("CREATE TABLE IF NOT EXISTS notes (v INT)")
+    cur.execute("INSERT INTO notes VALUES (42)")
+    conn.commit()
+    cur.execute("SELECT SUM(v) FROM notes")
+    print("mariadb", cur.fetchone()[0])
+db = pymongo.MongoClient(os.environ["MONGODB_URI"]).get_default_database()
+db.notes.insert_one({"v": 42})
+print("mongodb", db.notes.count_documents({}))
+"""
+
+
+def start(session):
+    """Start ``session``'s server and open JupyterLab as a person does (the server's
+    cookies and XSRF token); returns the spawn's seconds."""
+    seconds = session.start_server(timeout=300)
+    response = session.open_server()
+    assert response.status_code == 200, f"JupyterLab: HTTP {response.status_code}"
+    return seconds
+
+
+def service_of(swarm, user):
+    """The Swarm service of ``user``'s server (name ends in -user-<name>), or None."""
+    names = swarm.manager.docker("service", "ls", "--format", "{{.Name}}").split()
+    mine = [name for name in names if name.endswith(f"-user-{user}")]
+    assert len(mine) <= 1, names
+    return mine[0] if mine else None
+
+
+def node_of(swarm, user):
+    """The node that runs ``user``'s server."""
+    service = service_of(swarm, user)
+    assert service, f"{user} has no service"
+    tasks = swarm.manager.docker("service", "ps", service, "--filter", "desired-state=running",
+                                 "--format", "{{.Node}} {{.CurrentState}}").splitlines()
+    running = [line.split()[0] for line in tasks if " Running" in line]
+    assert len(running) == 1, tasks
+    return running[0]
+
+
+@pytest.fixture(scope="module")
+def ann_and_bob(swarm, swarm_user):
+    """Two users with servers running; their spawn times are printed."""
+    users = {}
+    for name in ("ann", "bob"):
+        session = swarm_user(name)
+        seconds = start(session)
+        print(f"{name}'s first spawn on the swarm: {seconds:.2f} s")
+        users[name] = session
+    return users
+
+
+def test_the_stack_runs_where_the_deployment_places_it(swarm):
+    placed = {}
+    for service in ("hub", "proxy", "mariadb", "mongodb", "mongodb-accounts"):
+        tasks = swarm.manager.docker("service", "ps", f"edahub_{service}", "--filter",
+                                     "desired-state=running", "--format", "{{.Node}}").split()
+        assert len(tasks) == 1, (service, tasks)
+        placed[service] = tasks[0]
+    # The hub and the proxy on the manager; the databases on the labelled node (here the
+    # manager too: the workers are for users).
+    assert placed["hub"] == placed["proxy"] == swarm.manager.name
+    labelled = {label for label in SWARM_NODE_LABELS.values()}
+    labels = json.loads(swarm.manager.docker("node", "inspect", swarm.manager.name,
+                                             "--format", "{{json .Spec.Labels}}"))
+    assert labelled <= {key for key, value in labels.items() if value == "true"}
+    assert placed["mariadb"] == placed["mongodb"] == swarm.manager.name
+
+
+def test_users_servers_run_on_different_workers_and_reach_their_databases(swarm, ann_and_bob):
+    nodes = {name: node_of(swarm, name) for name in ann_and_bob}
+    workers = {worker.name for worker in swarm.workers}
+    assert set(nodes.values()) == workers, nodes  # one on each worker, none on the manager
+    for name, session in ann_and_bob.items():
+        result = session.execute(DATABASES, timeout=120)
+        assert result.reply["status"] == "ok", result.error
+        assert "mariadb 42" in result.stdout and "mongodb 1" in result.stdout, result.stdout
+
+
+def test_the_limits_apply_to_a_users_service(swarm, ann_and_bob):
+    spec = json.loads(swarm.manager.docker("service", "inspect", service_of(swarm, "ann"),
+                                           "--format", "{{json .Spec.TaskTemplate}}"))
+    resources = spec["Resources"]
+    assert resources["Limits"]["MemoryBytes"] == resources["Reservations"]["MemoryBytes"] == 2**30
+    assert resources["Limits"]["NanoCPUs"] == resources["Reservations"]["NanoCPUs"] == 5 * 10**8
+    assert resources["Limits"]["Pids"] > 0
+    assert spec["ContainerSpec"]["CapabilityDrop"] == ["ALL"]
+    assert spec["RestartPolicy"]["Condition"] == "none"  # the hub restarts servers, not Swarm
+
+
+def test_a_home_comes_back_with_its_server_on_the_same_node(swarm, swarm_user):
+    carl = swarm_user("carl")
+    start(carl)
+    first = node_of(swarm, "carl")
+    result = carl.execute("open('notes.txt', 'w').write('kept')\nprint('written')")
+    assert "written" in result.stdout, result.error
+    carl.stop_server()
+    assert service_of(swarm, "carl") is None  # a stopped server is no service
+    seconds = start(carl)
+    print(f"carl's second spawn on the swarm: {seconds:.2f} s")
+    assert node_of(swarm, "carl") == first
+    result = carl.execute("print(open('notes.txt').read())")
+    assert "kept" in result.stdout, result.error
+
+
+def test_a_drained_node_stops_its_users_and_tells_them_where_their_home_is(swarm, swarm_user):
+    dana = swarm_user("dana")
+    start(dana)
+    home = node_of(swarm, "dana")
+    swarm.manager.docker("node", "update", "--availability", "drain", home)
+    try:
+        # Swarm may not move her server to another node (an empty home there): her
+        # service is pinned to the node of her home, so it has nowhere to run.
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            states = swarm.manager.docker("service", "ps", service_of(swarm, "dana"),
+                                          "--format", "{{.Node}} {{.CurrentState}}")
+            if not any(line.split()[1] == "Running" for line in states.splitlines()
+                       if line.split()):
+                break
+            time.sleep(2)
+        running = [line for line in states.splitlines() if " Running" in line]
+        assert running == [], states
+        dana.stop_server()
+        response = dana.api("POST", "/users/dana/server")
+        assert response.status_code == 503, response.text[:300]
+        assert ("the machine that holds your files is out of service"
+                in response.json()["message"])
+        assert service_of(swarm, "dana") is None  # nothing was started anywhere else
+    finally:
+        swarm.manager.docker("node", "update", "--availability", "active", home)
+    start(dana)
+    assert node_of(swarm, "dana") == home
