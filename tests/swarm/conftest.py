@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from stacktools import FAILURES, build_image, image_ids, remove_images, wait_for_hub
-from swarmtools import push_images, start_swarm
+from .swarmtools import push_images, start_swarm
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
