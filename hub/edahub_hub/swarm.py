@@ -41,6 +41,7 @@ class EdahubSwarmSpawner(EdahubSpawner, SwarmSpawner):
     pids_limit = Integer(0, config=True, help="Processes per server (EDAHUB_USER_PIDS_LIMIT).")
 
     home_placed = False  # the home exists on some node; kept across stops (spawner state)
+    _new_home = False  # this start makes the home (place_on_home_node found no node for it)
 
     def load_state(self, state):
         super().load_state(state)
@@ -127,6 +128,7 @@ class EdahubSwarmSpawner(EdahubSpawner, SwarmSpawner):
         """Constrain the service to the home's node; refuse if that node cannot run it."""
         constraints = ["node.role == worker"]
         node = await self.home_node()
+        self._new_home = node is None and not self.home_placed
         if node is not None and self.usable(node):
             constraints.append(f"node.labels.{self.home_label} == true")
         elif node is not None or self.home_placed:
@@ -143,7 +145,7 @@ class EdahubSwarmSpawner(EdahubSpawner, SwarmSpawner):
         self.extra_placement_spec = {"constraints": constraints}
 
     async def start_object(self):
-        if await self.home_node() is None:
+        if self._new_home:
             # A new home: Swarm has chosen its node. The node gets the home's label and
             # the service is pinned to it at once (Swarm leaves a task where it is when
             # only the constraints change and its node still meets them), so no drain or

@@ -89,8 +89,7 @@ def deploy(env_file, project, stream=None, timeout=600):
     stream = stream or sys.stdout
     with progress(1, 3, "Checking the swarm and .env", stream):
         hostchecks.check_docker_engine()
-        values = read_values(env_file)
-        settings = load_settings(values)
+        values, settings = read_settings(env_file)
         problems = swarm_problems(docker.from_env(), settings)
         if problems:
             raise UserError(
@@ -110,17 +109,17 @@ def deploy(env_file, project, stream=None, timeout=600):
           f"{settings.hub_port} of the manager that runs the proxy.", file=stream)
 
 
-def read_values(env_file):
+def read_settings(env_file):
+    """``env_file``'s values (for `docker stack deploy`) and the settings they make."""
     if not env_file.exists():
         raise UserError(f"{env_file} does not exist",
                         "create it as on one host (python3 scripts/bootstrap.py --dry-run shows "
                         "the plan), or copy the installation's .env here")
     values = envfile.read_env_file(env_file)
     try:
-        load_settings(values)
+        return values, load_settings(values)
     except SettingsError as error:
         raise UserError(f"{env_file}: {error}") from None
-    return values
 
 
 def is_secret(key):
@@ -166,8 +165,8 @@ def main(argv):
             import docker
 
             hostchecks.check_docker_engine()
-            problems = swarm_problems(docker.from_env(),
-                                      load_settings(read_values(args.env_file.resolve())))
+            _, settings = read_settings(args.env_file.resolve())
+            problems = swarm_problems(docker.from_env(), settings)
             for problem, fix in problems:
                 print(f"- {problem}\n  fix: {fix}")
             print("this swarm can run edahub" if not problems else

@@ -37,10 +37,10 @@ class Node:
     container: object
     address: str
 
-    def docker(self, *args, timeout=300, check=True, input=None):
+    def docker(self, *args, timeout=300, check=True):
         """Run the node's own docker CLI (its engine) in it; returns stdout."""
         result = self.container.exec_run(["timeout", str(timeout), "docker", *args],
-                                         demux=True, stdin=input is not None)
+                                         demux=True)
         out, err = (part.decode(errors="replace") if part else "" for part in result.output)
         if check and result.exit_code != 0:
             raise RuntimeError(f"{self.name}: docker {' '.join(args)}: {err or out}")

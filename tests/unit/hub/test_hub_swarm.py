@@ -76,12 +76,14 @@ def test_a_new_home_is_placed_by_swarm_on_any_worker(swarm_spawner):
     spawner = swarm_spawner({"n1": node("w1"), "n2": node("w2")})
     run(spawner.place_on_home_node())
     assert placement(spawner) == ["node.role == worker"]
+    assert spawner._new_home  # start_object labels the node Swarm picks
 
 
 def test_a_home_brings_its_server_back_to_its_node(swarm_spawner):
     spawner = swarm_spawner({"n1": node("w1"), "n2": node("w2", labels={LABEL: "true"})})
     run(spawner.place_on_home_node())
     assert placement(spawner) == ["node.role == worker", f"node.labels.{LABEL} == true"]
+    assert not spawner._new_home  # its node keeps its label; nothing to add
 
 
 @pytest.mark.parametrize("availability, state", [("drain", "ready"), ("active", "down"),
