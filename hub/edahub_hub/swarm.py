@@ -9,10 +9,14 @@ DockerSpawner's SwarmSpawner, with what SwarmSpawner lacks for edahub:
   start is placed by Swarm on any worker with room for the user's limits, and the node
   it lands on gets the home's node label (edahub.home.<volume>); if that node is gone or
   drained, the user is told so, and the admin moves the home by copying the volume and
-  the label (docs/scale-out.md);
+  the label (docs/scale-out.md); restart policy none keeps Swarm from starting a server
+  anywhere else behind the hub's back;
+- the hub and the proxy reach a server at its task's address, not its service's name;
 - containment as on one host where the service API has it: no capabilities, the
   process limit, and the users' image's init (tini) as PID 1;
-- reservations equal to the limits, so Swarm places a server only where it fits.
+- reservations equal to the limits, so Swarm places a server only where it fits;
+- with the network policy on, a server waits until its node's netpolicy agent has fenced
+  it in (edahub_hub/swarm_netpolicy.py).
 """
 
 import asyncio
@@ -23,12 +27,13 @@ from dockerspawner import SwarmSpawner
 from tornado import web
 from traitlets import Integer
 
-from edahub_core.names import USER_PREFIX_LABEL
+from edahub_core.names import SWARM_FENCE_LABEL, SWARM_FENCE_WAIT_VARIABLE, USER_PREFIX_LABEL
 
 from .spawner import EdahubSpawner
 
 HOME = "/home/jovyan"
 HOME_LABEL_PREFIX = "edahub.home."  # + the home volume's name: the node label of a home
+FENCE_WAIT_SECONDS = 60  # how long a server waits for its node's netpolicy agent
 
 
 class NodeGone(web.HTTPError):
@@ -81,13 +86,25 @@ class EdahubSwarmSpawner(EdahubSpawner, SwarmSpawner):
         size option of the mount (``mounts``)."""
 
     async def require_network_policy(self):
-        """The network policy is not built for a swarm yet (docs/scale-out.md); `bootstrap.py
-        swarm deploy` refuses EDAHUB_NETWORK_POLICY=true, so there is nothing to check."""
+        """Nothing to check at the hub: on a swarm, each server waits until the netpolicy
+        agent of its node has fenced it in (edahub_hub/swarm_netpolicy.py), and does not
+        start without that (``get_env``, singleuser/edahub-start)."""
+
+    def get_env(self):
+        env = super().get_env()
+        if self.network_policy:
+            env[SWARM_FENCE_WAIT_VARIABLE] = str(FENCE_WAIT_SECONDS)
+        return env
+
+    def container_labels(self):
+        labels = {USER_PREFIX_LABEL: self.user_prefix_label()}
+        if self.network_policy:
+            labels[SWARM_FENCE_LABEL] = str(self.port)  # the agent fences it, opening this port
+        return labels
 
     async def create_object(self):
         await self.place_on_home_node()
-        self.extra_container_spec = {"cap_drop": ["ALL"],
-                                     "labels": {USER_PREFIX_LABEL: self.user_prefix_label()}}
+        self.extra_container_spec = {"cap_drop": ["ALL"], "labels": self.container_labels()}
         self.extra_task_spec = {
             "resources": self.resources(), "log_driver": self.log_driver(),
             # As a container on one host: a server that ends (or whose node is drained)
@@ -146,13 +163,14 @@ class EdahubSwarmSpawner(EdahubSpawner, SwarmSpawner):
 
     async def start_object(self):
         if self._new_home:
-            # A new home: Swarm has chosen its node. The node gets the home's label and
-            # the service is pinned to it at once (Swarm leaves a task where it is when
-            # only the constraints change and its node still meets them), so no drain or
-            # failure can move the server to a node without its home.
+            # A new home: Swarm has chosen its node, which gets the home's label; every later
+            # start is constrained to it. This run stays there too: its restart policy is
+            # none, so neither a drain nor a node failure starts it anywhere else. (Pinning
+            # the running service as well would be an update that Swarm carries out by
+            # replacing the task: a second container and a new address, seen on the test
+            # swarm.)
             node_id = await self.wait_for_node()
             await self.label_node(node_id)
-            await self.pin_service()
             self.home_placed = True
             self.log.info("%s's home %s is on node %s", self.user.name, self.home_volume,
                           node_id)
@@ -183,14 +201,19 @@ class EdahubSwarmSpawner(EdahubSpawner, SwarmSpawner):
                     raise
                 await asyncio.sleep(0.1 * (attempt + 1))
 
-    async def pin_service(self):
-        service = await self.docker("inspect_service", self.service_id)
-        template = service["Spec"]["TaskTemplate"]
-        placement = template.setdefault("Placement", {})
-        placement["Constraints"] = [*placement.get("Constraints", []),
-                                    f"node.labels.{self.home_label} == true"]
-        await self.docker("update_service", self.service_id, service["Version"]["Index"],
-                          task_template=template, fetch_current_spec=True)
+    async def get_ip_and_port(self, interval=0.2):
+        """The address of the server's task on the users' network, not its service's name
+        (SwarmSpawner's): Swarm's DNS spreads names between nodes with a delay, so right
+        after a stop and start the proxy could still be given the old task's address for
+        the same name (seen on the test swarm as a 503 on the first kernel connection)."""
+        while True:
+            task = await self.get_task()
+            if task is None:
+                raise RuntimeError(f"Service {self.service_name} has no task")
+            for attachment in task.get("NetworksAttachments") or []:
+                if attachment["Network"]["Spec"]["Name"] == self.network_name:
+                    return attachment["Addresses"][0].split("/")[0], self.port
+            await asyncio.sleep(interval)
 
     async def poll(self):
         """As SwarmSpawner's, except that a task waiting for its home's node, drained or

@@ -55,11 +55,6 @@ def swarm_problems(client, settings):
     for image in (settings.hub_image, settings.singleuser_image, settings.mariadb_image,
                   settings.mongodb_image):
         problems += image_problems(client, image)
-    if settings.network_policy:
-        problems.append(("the network policy is not built for a swarm yet: on a swarm, "
-                         "users' servers are not fenced in from each other or the network",
-                         "set EDAHUB_NETWORK_POLICY=false in .env to deploy without it "
-                         "(docs/scale-out.md, \"What is not built\")"))
     if settings.tls_cert or settings.tls_key:
         problems.append(("HTTPS (EDAHUB_TLS_CERT) is not built for a swarm yet",
                          "put a TLS-terminating proxy in front of the swarm's port, and "

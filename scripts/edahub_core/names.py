@@ -56,6 +56,13 @@ SINGLEUSER_COMMAND = "edahub-singleuser"
 # On a Docker Swarm (compose.swarm.yaml, bootstrap.py swarm): the node labels that pin each
 # database to the one node that holds its data volume.
 SWARM_NODE_LABELS = {"mariadb": "edahub.mariadb", "mongodb": "edahub.mongodb"}
+# On a Docker Swarm with the network policy on: the container label of servers that the
+# node's netpolicy agent must fence in (hub/edahub_hub/swarm_netpolicy.py), the file the agent
+# writes into a server once its rules are in place, and the environment variable that makes
+# the server wait for that file (seconds) before Jupyter starts (singleuser/edahub-start).
+SWARM_FENCE_LABEL = "org.edahub.fence"
+SWARM_FENCED_FILE = "/run/edahub-fenced"
+SWARM_FENCE_WAIT_VARIABLE = "EDAHUB_FENCE_WAIT"
 
 
 def container_name_template(user_prefix):

@@ -53,6 +53,9 @@ MARIADB_PORT = 3306
 MONGODB_PORT = 27017
 BRIDGE_SYSCTL = "/proc/sys/net/bridge/bridge-nf-call-iptables"
 REJECT = ("-j", "REJECT", "--reject-with", "icmp-admin-prohibited")
+# On a swarm: the chains in each user's server's own network namespace.
+SERVER_OUT_CHAIN = "EDAHUB-OUT"
+SERVER_IN_CHAIN = "EDAHUB-IN"
 
 
 class PolicyError(Exception):
@@ -142,11 +145,48 @@ class Policy:
         incoming = [(replies, allow), ((), REJECT)]
         return {lay.forward_chain: forward, lay.input_chain: incoming}
 
+    def server_chain_rules(self, server_port):
+        """{chain: [(match, target)]}: the same policy from inside one server's own network
+        namespace (on a Docker Swarm, where the overlay's traffic between nodes never meets
+        the host's iptables; hub/edahub_hub/swarm_netpolicy.py installs them).
+
+        Swarm gives the platform's services no fixed addresses, so servers are told apart by
+        port instead: out, a server may open connections to the platform's ports in the
+        users' network and nowhere else in it; in, it accepts new connections on its own
+        port (the hub's and the proxy's) and nothing else. A server that listens on a
+        platform port is still out of other users' reach: its own fence lets nobody in there.
+        """
+        lay = self.layout
+        allow = ("-j", "RETURN")
+        replies = ("-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED")
+        outgoing = [(("-o", "lo"), allow),  # Docker's DNS (127.0.0.11) and the server itself
+                    (replies, allow)]
+        for port in (HUB_PORT, PROXY_PORT, MARIADB_PORT):
+            outgoing.append((("-d", lay.users, "-p", "tcp", "--dport", str(port)), allow))
+        outgoing += [(("-d", lay.users, "-p", "tcp", "--dport", str(MONGODB_PORT),
+                       "-m", "connlimit", "--connlimit-above", str(DATABASE_CONNECTIONS_PER_USER),
+                       "--connlimit-mask", "0"), REJECT),
+                     (("-d", lay.users, "-p", "tcp", "--dport", str(MONGODB_PORT)), allow)]
+        for resolver in self.resolvers:
+            for protocol in ("udp", "tcp"):
+                outgoing.append((("-d", f"{resolver}/32", "-p", protocol, "--dport", "53"), allow))
+        for cidr in dict.fromkeys((lay.subnet, *self.blocked)):
+            outgoing.append((("-d", cidr), REJECT))
+        if not self.internet:
+            outgoing.append(((), REJECT))
+        incoming = [(("-i", "lo"), allow), (replies, allow),
+                    (("-s", lay.users, "-p", "tcp", "--dport", str(server_port)), allow),
+                    ((), REJECT)]
+        return {SERVER_OUT_CHAIN: outgoing, SERVER_IN_CHAIN: incoming}
+
+    def server_jumps(self):
+        """(chain, rule arguments) of the jumps into a server's own chains."""
+        return [("OUTPUT", ["-j", SERVER_OUT_CHAIN]), ("INPUT", ["-j", SERVER_IN_CHAIN])]
+
     @property
     def digest(self):
         """A short digest of the rules: the comment every installed rule carries."""
-        text = repr(sorted(self.chain_rules().items()))
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        return rules_digest(self.chain_rules())
 
     def jumps(self):
         """(chain, rule arguments) of the jumps into edahub's chains."""
@@ -156,13 +196,37 @@ class Policy:
 
     def restore_input(self):
         """iptables-restore input (with --noflush) that replaces edahub's chains at once."""
-        rules = self.chain_rules()
-        comment = ("-m", "comment", "--comment", f"edahub:{self.digest}")
-        lines = ["*filter", *(f":{chain} - [0:0]" for chain in rules)]
-        for chain, chain_rules in rules.items():
-            lines += [" ".join(("-A", chain, *match, *comment, *target))
-                      for match, target in chain_rules]
-        return "\n".join(lines + ["COMMIT", ""])
+        return restore_input(self.chain_rules())
+
+
+def rules_digest(rules):
+    """A short digest of ``rules`` ({chain: [(match, target)]})."""
+    return hashlib.sha256(repr(sorted(rules.items())).encode()).hexdigest()[:16]
+
+
+def restore_input(rules):
+    """iptables-restore input (with --noflush) that replaces the chains of ``rules`` at once;
+    every rule carries a comment with the rules' digest."""
+    comment = ("-m", "comment", "--comment", f"edahub:{rules_digest(rules)}")
+    lines = ["*filter", *(f":{chain} - [0:0]" for chain in rules)]
+    for chain, chain_rules in rules.items():
+        lines += [" ".join(("-A", chain, *match, *comment, *target))
+                  for match, target in chain_rules]
+    return "\n".join(lines + ["COMMIT", ""])
+
+
+def chain_problems(rules, iptables):
+    """What differs between the installed chains and ``rules``: a list of problems."""
+    found = []
+    digest = rules_digest(rules)
+    for chain, chain_rules in rules.items():
+        installed = iptables.chain(chain)
+        if installed is None:
+            found.append(f"chain {chain} is missing")
+        elif len(installed) != len(chain_rules) or not all(
+                f"edahub:{digest}" in line for line in installed):
+            found.append(f"chain {chain} holds other rules than this policy's")
+    return found
 
 
 def parse_resolvers(text):
@@ -243,13 +307,7 @@ def problems(policy, iptables, bridge_sysctl=BRIDGE_SYSCTL):
     except FileNotFoundError:
         found.append("the br_netfilter module is not loaded; fix: `modprobe br_netfilter` "
                      "(and list it in /etc/modules-load.d/ to keep it)")
-    for chain, rules in policy.chain_rules().items():
-        installed = iptables.chain(chain)
-        if installed is None:
-            found.append(f"chain {chain} is missing")
-        elif len(installed) != len(rules) or not all(
-                f"edahub:{policy.digest}" in line for line in installed):
-            found.append(f"chain {chain} holds other rules than this policy's")
+    found += chain_problems(policy.chain_rules(), iptables)
     for chain, rule in policy.jumps():
         if not iptables.has(chain, rule):
             found.append(f"the jump from {chain} to {rule[-1]} is missing")

@@ -156,6 +156,20 @@ def test_the_server_runs_without_the_hubs_own_modules(kim_container):
     assert json.loads(output) == ["jupyterhub.handlers.pages"], output  # the placeholder
 
 
+def test_a_user_cannot_say_their_server_is_fenced_in(kim_container):
+    """On a swarm a server starts only once its node's agent wrote the fenced file
+    (hub/edahub_hub/swarm_netpolicy.py); in the real image a user cannot write it, and
+    without it the entrypoint gives up instead of starting the server."""
+    from edahub_core.names import SWARM_FENCE_WAIT_VARIABLE, SWARM_FENCED_FILE
+
+    code, output = exec_in(kim_container, ["touch", SWARM_FENCED_FILE])
+    assert code != 0 and "Permission denied" in output, output
+    code, output = exec_in(kim_container, ["env", f"{SWARM_FENCE_WAIT_VARIABLE}=1",
+                                           "edahub-start", "echo", "server ran"])
+    assert code == 1 and "server ran" not in output, output
+    assert "did not fence this server in within 1 s" in output
+
+
 def test_kernelspecs_live_in_system_directories_not_the_home(kim_container):
     code, output = exec_in(kim_container, ["jupyter", "kernelspec", "list", "--json"])
     assert code == 0, output

@@ -60,11 +60,12 @@ def swarm(docker_client, stack_images, tmp_path_factory):
         pulled = push_images(swarm, sorted(set(images.values())), log=log)
         # The nodes pull the images they run before the first spawn, as an operator's
         # would have them after the first day (the spawn timeout is no download budget):
-        # the manager the platform's, the workers the users'.
+        # the manager the platform's, the workers the users' and the hub's (netpolicy's).
         pull_started = time.monotonic()
         users_image = pulled[images["EDAHUB_SINGLEUSER_IMAGE"]]
         jobs = [(swarm.manager, image) for image in pulled.values() if image != users_image]
-        jobs += [(worker, users_image) for worker in swarm.workers]
+        jobs += [(worker, image) for worker in swarm.workers
+                 for image in (users_image, pulled[images["EDAHUB_HUB_IMAGE"]])]
         with ThreadPoolExecutor(len(jobs)) as pool:
             list(pool.map(lambda job: job[0].docker("pull", "--quiet", job[1], timeout=900),
                           jobs))
@@ -81,7 +82,6 @@ def swarm(docker_client, stack_images, tmp_path_factory):
             # The overlay networks exist inside the nodes only; a range Docker's own
             # networks there (172.17-31.x) never take.
             "EDAHUB_NETWORK_PREFIX": "10.231",
-            "EDAHUB_NETWORK_POLICY": "false",
             "EDAHUB_DOCKER_GID": socket_gid,
             "EDAHUB_USER_MEM_LIMIT": "1G",
             "EDAHUB_USER_CPU_LIMIT": "0.5",
@@ -116,7 +116,7 @@ def swarm(docker_client, stack_images, tmp_path_factory):
 def save_logs(swarm):
     artifacts = ROOT / "test-artifacts"
     artifacts.mkdir(exist_ok=True)
-    for service in ("hub", "proxy", "mariadb", "mongodb", "mongodb-accounts"):
+    for service in ("hub", "proxy", "mariadb", "mongodb", "mongodb-accounts", "netpolicy"):
         text = swarm.manager.docker("service", "logs", "--raw", f"edahub_{service}",
                                     check=False, timeout=60)
         (artifacts / f"swarm-{swarm.run_id}-{service}.log").write_text(text)

@@ -92,6 +92,50 @@ def test_users_servers_run_on_different_workers_and_reach_their_databases(swarm,
         assert "mariadb 42" in result.stdout and "mongodb 1" in result.stdout, result.stdout
 
 
+PROBE = r"""
+import socket
+def probe(host, port):
+    try:
+        socket.create_connection((host, port), timeout=5).close()
+        return "open"
+    except OSError as error:
+        return type(error).__name__
+"""
+
+
+def test_users_servers_are_fenced_in_from_each_other_and_the_nodes(swarm, ann_and_bob):
+    """The network policy on a swarm (hub/edahub_hub/swarm_netpolicy.py), tried as a hostile
+    user would: ann, on one worker, goes for what bob, on the other, serves on a port of his
+    own and on a platform port, for his Jupyter server directly, for the proxy's API and for
+    the swarm's control port on the manager node."""
+    ann, bob = ann_and_bob["ann"], ann_and_bob["bob"]
+    serve = PROBE + """
+import subprocess, sys, time
+for port in (9000, 3306):
+    subprocess.Popen([sys.executable, "-m", "http.server", str(port)],
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+time.sleep(2)
+print("bob itself", [probe("127.0.0.1", port) for port in (9000, 3306)])
+"""
+    result = bob.execute(serve, timeout=60)
+    assert "bob itself ['open', 'open']" in result.stdout, (result.stdout, result.error)
+    attack = PROBE + f"""
+bob = socket.gethostbyname({service_of(swarm, "bob")!r})
+print("bob", [probe(bob, port) for port in (9000, 3306, 8888)])
+print("proxy-api", probe("proxy", 8001))
+print("manager", probe({swarm.manager.address!r}, 2377))
+print("platform", [probe(*where) for where in (("hub", 8081), ("proxy", 8000),
+                                                ("mariadb", 3306), ("mongodb", 27017))])
+"""
+    result = ann.execute(attack, timeout=120)
+    lines = dict(line.split(" ", 1) for line in result.stdout.splitlines()
+                 if line.startswith(("bob ", "proxy-api ", "manager ", "platform ")))
+    assert "open" not in lines["bob"], lines  # 9000: ann's fence; 3306: bob's; 8888: both
+    assert lines["proxy-api"] != "open", lines
+    assert lines["manager"] != "open", lines
+    assert lines["platform"] == "['open', 'open', 'open', 'open']", lines
+
+
 def test_the_limits_apply_to_a_users_service(swarm, ann_and_bob):
     spec = json.loads(swarm.manager.docker("service", "inspect", service_of(swarm, "ann"),
                                            "--format", "{{json .Spec.TaskTemplate}}"))

@@ -39,3 +39,16 @@ def test_the_image_runs_it_before_the_server():
     assert 'ENTRYPOINT ["tini", "--", "edahub-start"]' in dockerfile
     assert "COPY edahub-start /usr/local/bin/edahub-start" in dockerfile
     assert os.access(START, os.X_OK)
+
+
+def test_on_a_fenced_swarm_nothing_starts_before_the_node_fenced_the_server(tmp_path):
+    from edahub_core.names import SWARM_FENCE_WAIT_VARIABLE, SWARM_FENCED_FILE
+
+    script = START.read_text()
+    assert f'${{{SWARM_FENCE_WAIT_VARIABLE}:-}}' in script and f"! -e {SWARM_FENCED_FILE}" in script
+    assert not Path(SWARM_FENCED_FILE).exists()  # this machine runs no fenced server
+    result = start(tmp_path, {**ENV, SWARM_FENCE_WAIT_VARIABLE: "0"},
+                   sys.executable, "-c", "print('server ran')")
+    assert result.returncode == 1 and result.stdout == ""
+    assert "did not fence this server in within 0 s, so it does not start" in result.stderr
+    assert not (tmp_path / ".my.cnf").exists()  # nothing was done

@@ -155,3 +155,63 @@ def test_the_hubs_lookups_are_made_afresh_each_time(monkeypatch):
         return [(await resolver.resolve("edahub-user-ann", 8888))[0]["host"] for _ in range(2)]
 
     assert run(twice()) == ["10.231.128.18", "10.231.128.19"]
+
+
+def test_with_the_network_policy_a_server_waits_to_be_fenced_in(swarm_spawner):
+    from edahub_core.names import SWARM_FENCE_LABEL
+
+    spawner = swarm_spawner({}, network_policy=True)
+    assert spawner.container_labels()[SWARM_FENCE_LABEL] == "8888"  # the port it opens
+    assert SWARM_FENCE_LABEL not in swarm_spawner({}, network_policy=False).container_labels()
+
+
+def test_the_fence_wait_is_in_the_servers_environment_only_with_the_policy(swarm_spawner,
+                                                                            monkeypatch):
+    from edahub_core.names import SWARM_FENCE_WAIT_VARIABLE
+    from edahub_hub.spawner import EdahubSpawner
+
+    monkeypatch.setattr(EdahubSpawner, "get_env", lambda self: {"JUPYTERHUB_API_TOKEN": "t"})
+    assert swarm_spawner({}, network_policy=True).get_env()[SWARM_FENCE_WAIT_VARIABLE] == "60"
+    assert SWARM_FENCE_WAIT_VARIABLE not in swarm_spawner({}, network_policy=False).get_env()
+
+
+def test_the_proxy_reaches_a_server_at_its_tasks_address_not_its_name(swarm_spawner):
+    # Swarm's DNS may still give the old task's address for the name right after a stop
+    # and start (a 503 on the first kernel connection, tests/swarm/).
+    spawner = swarm_spawner({})
+    tasks = iter([
+        {"NetworksAttachments": []},  # allocated, not yet attached
+        {"NetworksAttachments": [
+            {"Network": {"Spec": {"Name": "ingress"}}, "Addresses": ["10.0.0.9/24"]},
+            {"Network": {"Spec": {"Name": "jupyterhub"}}, "Addresses": ["10.231.128.42/17"]}]},
+    ])
+
+    async def get_task():
+        return next(tasks)
+
+    spawner.get_task = get_task
+    spawner.network_name = "jupyterhub"
+    assert run(spawner.get_ip_and_port(interval=0)) == ("10.231.128.42", 8888)
+
+
+def test_a_new_homes_node_is_labelled_without_touching_the_running_service(swarm_spawner,
+                                                                           monkeypatch):
+    # Updating the service's constraints made Swarm replace its first task: a second
+    # container, at a new address (tests/swarm/). Restart policy none keeps it in place.
+    from dockerspawner import SwarmSpawner
+
+    spawner = swarm_spawner({"n1": node("w1"), "n2": node("w2")})
+    run(spawner.place_on_home_node())
+
+    async def assigned():
+        return {"NodeID": "n2"}
+
+    async def started(self):
+        return None
+
+    spawner.get_task = assigned
+    monkeypatch.setattr(SwarmSpawner, "start_object", started)
+    run(spawner.start_object())
+    assert spawner.docker.nodes["n2"]["Spec"]["Labels"] == {LABEL: "true"}
+    assert spawner.home_placed
+    assert [call[0] for call in spawner.docker.calls if "service" in call[0]] == []
