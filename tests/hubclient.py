@@ -6,6 +6,7 @@ user's Jupyter server over its REST API and the kernel websocket. Every wait is 
 """
 
 import json
+import secrets
 import time
 import uuid
 from urllib.parse import quote, urljoin, urlsplit
@@ -217,6 +218,35 @@ class HubSession:
             raise HubError(f"no complete reply to execute_request within {timeout}s: {result}")
         finally:
             ws.close()
+
+
+def log_in_as(base_url, username, password, trust_env=True):
+    """A HubSession of ``username``, logged in with ``password`` (asserted)."""
+    session = HubSession(base_url, username)
+    session.http.trust_env = trust_env
+    assert session.log_in(password), f"{username} could not log in"
+    return session
+
+
+def user_maker(base_url, admin, trust_env=True):
+    """make(name) -> a logged-in HubSession of an approved account, made the way people
+    are (sign-up, ``admin``'s approval, login); the same session for the same name.
+    ``trust_env=False``: no HTTP proxy from the environment, whatever it says."""
+    made = {}
+
+    def make(name):
+        if name not in made:
+            password = "pw-" + secrets.token_hex(8)
+            session = HubSession(base_url, name)
+            session.http.trust_env = trust_env
+            session.sign_up(password)
+            admin.authorize(name)
+            assert session.log_in(password), f"{name} could not log in after approval"
+            session.password = password
+            made[name] = session
+        return made[name]
+
+    return make
 
 
 def stop_every_server(admin, timeout=120):

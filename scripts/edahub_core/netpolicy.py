@@ -24,7 +24,10 @@ The ``netpolicy`` service of compose.yaml runs ``python3 -m edahub_core.netpolic
 in the host's network namespace with NET_ADMIN: it installs the rules when the stack
 starts (the hub waits for it) and puts them back if they go missing (a firewall reload,
 a reboot). ``check`` is its health check; ``remove`` takes the rules away cleanly.
-Stdlib only.
+
+On a Docker Swarm the same policy is installed inside each user's server's own network
+namespace instead (``Policy.server_chain_rules``; hub/edahub_hub/swarm_netpolicy.py says
+why and how). Stdlib only.
 """
 
 import hashlib
@@ -53,6 +56,8 @@ MARIADB_PORT = 3306
 MONGODB_PORT = 27017
 BRIDGE_SYSCTL = "/proc/sys/net/bridge/bridge-nf-call-iptables"
 REJECT = ("-j", "REJECT", "--reject-with", "icmp-admin-prohibited")
+ALLOW = ("-j", "RETURN")
+REPLIES = ("-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED")
 # On a swarm: the chains in each user's server's own network namespace.
 SERVER_OUT_CHAIN = "EDAHUB-OUT"
 SERVER_IN_CHAIN = "EDAHUB-IN"
@@ -121,29 +126,34 @@ class Policy:
     def chain_rules(self):
         """{chain: [(match arguments, target arguments)]}: the policy's rules, in order."""
         lay = self.layout
-        allow = ("-j", "RETURN")
-        replies = ("-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED")
-        forward = [(replies, allow),
-                   (("-d", f"{lay.hub}/32", "-p", "tcp", "--dport", str(HUB_PORT)), allow),
-                   (("-d", f"{lay.proxy}/32", "-p", "tcp", "--dport", str(PROXY_PORT)), allow),
-                   (("-d", f"{lay.mariadb}/32", "-p", "tcp", "--dport", str(MARIADB_PORT)), allow),
-                   # MongoDB has no per-user connection limit: one server may hold at most
-                   # DATABASE_CONNECTIONS_PER_USER, so nobody can use up the server's.
-                   (("-d", f"{lay.mongodb}/32", "-p", "tcp", "--dport", str(MONGODB_PORT),
-                     "-m", "connlimit", "--connlimit-above", str(DATABASE_CONNECTIONS_PER_USER),
-                     "--connlimit-mask", "32"), REJECT),
-                   (("-d", f"{lay.mongodb}/32", "-p", "tcp", "--dport", str(MONGODB_PORT)), allow)]
+        forward = [(REPLIES, ALLOW), *self.outgoing({
+            HUB_PORT: f"{lay.hub}/32", PROXY_PORT: f"{lay.proxy}/32",
+            MARIADB_PORT: f"{lay.mariadb}/32", MONGODB_PORT: f"{lay.mongodb}/32"})]
+        incoming = [(REPLIES, ALLOW), ((), REJECT)]
+        return {lay.forward_chain: forward, lay.input_chain: incoming}
+
+    def outgoing(self, platform):
+        """The rules for connections users' servers open, after the replies' rule:
+        ``platform`` maps each platform port to where it is allowed (a service's fixed
+        address on one host; the users' network on a swarm)."""
+        rules = [(("-d", platform[port], "-p", "tcp", "--dport", str(port)), ALLOW)
+                 for port in (HUB_PORT, PROXY_PORT, MARIADB_PORT)]
+        # MongoDB has no per-user connection limit: one server may hold at most
+        # DATABASE_CONNECTIONS_PER_USER, so nobody can use up the server's.
+        mongodb = ("-d", platform[MONGODB_PORT], "-p", "tcp", "--dport", str(MONGODB_PORT))
+        rules += [((*mongodb, "-m", "connlimit", "--connlimit-above",
+                    str(DATABASE_CONNECTIONS_PER_USER), "--connlimit-mask", "32"), REJECT),
+                  (mongodb, ALLOW)]
         for resolver in self.resolvers:
             for protocol in ("udp", "tcp"):
-                forward.append((("-d", f"{resolver}/32", "-p", protocol, "--dport", "53"), allow))
+                rules.append((("-d", f"{resolver}/32", "-p", protocol, "--dport", "53"), ALLOW))
         # The stack's own network is always blocked (users reach each other only through
         # the hub), whatever EDAHUB_NETWORK_BLOCKED says.
-        for cidr in dict.fromkeys((lay.subnet, *self.blocked)):
-            forward.append((("-d", cidr), REJECT))
+        for cidr in dict.fromkeys((self.layout.subnet, *self.blocked)):
+            rules.append((("-d", cidr), REJECT))
         if not self.internet:
-            forward.append(((), REJECT))
-        incoming = [(replies, allow), ((), REJECT)]
-        return {lay.forward_chain: forward, lay.input_chain: incoming}
+            rules.append(((), REJECT))
+        return rules
 
     def server_chain_rules(self, server_port):
         """{chain: [(match, target)]}: the same policy from inside one server's own network
@@ -156,26 +166,13 @@ class Policy:
         port (the hub's and the proxy's) and nothing else. A server that listens on a
         platform port is still out of other users' reach: its own fence lets nobody in there.
         """
-        lay = self.layout
-        allow = ("-j", "RETURN")
-        replies = ("-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED")
-        outgoing = [(("-o", "lo"), allow),  # Docker's DNS (127.0.0.11) and the server itself
-                    (replies, allow)]
-        for port in (HUB_PORT, PROXY_PORT, MARIADB_PORT):
-            outgoing.append((("-d", lay.users, "-p", "tcp", "--dport", str(port)), allow))
-        outgoing += [(("-d", lay.users, "-p", "tcp", "--dport", str(MONGODB_PORT),
-                       "-m", "connlimit", "--connlimit-above", str(DATABASE_CONNECTIONS_PER_USER),
-                       "--connlimit-mask", "0"), REJECT),
-                     (("-d", lay.users, "-p", "tcp", "--dport", str(MONGODB_PORT)), allow)]
-        for resolver in self.resolvers:
-            for protocol in ("udp", "tcp"):
-                outgoing.append((("-d", f"{resolver}/32", "-p", protocol, "--dport", "53"), allow))
-        for cidr in dict.fromkeys((lay.subnet, *self.blocked)):
-            outgoing.append((("-d", cidr), REJECT))
-        if not self.internet:
-            outgoing.append(((), REJECT))
-        incoming = [(("-i", "lo"), allow), (replies, allow),
-                    (("-s", lay.users, "-p", "tcp", "--dport", str(server_port)), allow),
+        users = self.layout.users
+        outgoing = [(("-o", "lo"), ALLOW),  # Docker's DNS (127.0.0.11) and the server itself
+                    (REPLIES, ALLOW),
+                    *self.outgoing(dict.fromkeys((HUB_PORT, PROXY_PORT, MARIADB_PORT,
+                                                  MONGODB_PORT), users))]
+        incoming = [(("-i", "lo"), ALLOW), (REPLIES, ALLOW),
+                    (("-s", users, "-p", "tcp", "--dport", str(server_port)), ALLOW),
                     ((), REJECT)]
         return {SERVER_OUT_CHAIN: outgoing, SERVER_IN_CHAIN: incoming}
 

@@ -1,36 +1,19 @@
 """Users of the shared test stack, made the way people are: sign up, approval, login."""
 
-import secrets
-
 import pytest
 
-from hubclient import HubSession
+from hubclient import log_in_as, user_maker
 
 
 @pytest.fixture(scope="session")
 def admin(stack):
-    session = HubSession(stack.base_url, stack.admin_user)
-    assert session.log_in(stack.admin_password), "the bootstrap admin could not log in"
-    return session
+    return log_in_as(stack.base_url, stack.admin_user, stack.admin_password)
 
 
 @pytest.fixture(scope="session")
 def make_user(stack, admin):
     """make_user(name) -> a logged-in HubSession for an approved account."""
-    made = {}
-
-    def make(name):
-        if name not in made:
-            password = "pw-" + secrets.token_hex(8)
-            session = HubSession(stack.base_url, name)
-            session.sign_up(password)
-            admin.authorize(name)
-            assert session.log_in(password), f"{name} could not log in after approval"
-            session.password = password
-            made[name] = session
-        return made[name]
-
-    return make
+    return user_maker(stack.base_url, admin)
 
 
 @pytest.fixture(scope="session")

@@ -125,28 +125,14 @@ def save_logs(swarm):
 
 @pytest.fixture(scope="package")
 def swarm_admin(swarm):
-    from hubclient import HubSession
+    from hubclient import log_in_as
 
-    session = HubSession(swarm.base_url, "admin")
-    assert session.log_in(ADMIN_PASSWORD)
-    return session
+    return log_in_as(swarm.base_url, "admin", ADMIN_PASSWORD)
 
 
 @pytest.fixture(scope="package")
 def swarm_user(swarm, swarm_admin):
     """swarm_user(name) -> a logged-in HubSession of an approved account on the swarm."""
-    from hubclient import HubSession
+    from hubclient import user_maker
 
-    made = {}
-
-    def make(name):
-        if name not in made:
-            password = "pw-" + secrets.token_hex(8)
-            session = HubSession(swarm.base_url, name)
-            session.sign_up(password)
-            swarm_admin.authorize(name)
-            assert session.log_in(password), f"{name} could not log in"
-            made[name] = session
-        return made[name]
-
-    return make
+    return user_maker(swarm.base_url, swarm_admin)

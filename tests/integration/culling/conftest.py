@@ -8,7 +8,7 @@ import secrets
 
 import pytest
 
-from hubclient import HubSession
+from hubclient import log_in_as, user_maker
 from stacktools import start_stack
 
 CULL_IDLE_TIMEOUT = 10
@@ -30,16 +30,5 @@ def cull_stack(docker_client, tmp_path_factory, stack_images):
 @pytest.fixture(scope="package")
 def cull_user(cull_stack):
     """cull_user(name) -> a logged-in HubSession of an approved account on that stack."""
-    admin = HubSession(cull_stack.base_url, cull_stack.admin_user)
-    assert admin.log_in(ADMIN_PASSWORD)
-
-    def make(name):
-        password = "pw-" + secrets.token_hex(8)
-        session = HubSession(cull_stack.base_url, name)
-        session.sign_up(password)
-        admin.authorize(name)
-        assert session.log_in(password)
-        session.password = password
-        return session
-
-    return make
+    admin = log_in_as(cull_stack.base_url, cull_stack.admin_user, ADMIN_PASSWORD)
+    return user_maker(cull_stack.base_url, admin)

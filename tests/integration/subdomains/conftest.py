@@ -11,7 +11,7 @@ import socket
 
 import pytest
 
-from hubclient import HubSession
+from hubclient import log_in_as, user_maker
 from stacktools import SUBDOMAIN_TEST_DOMAIN as DOMAIN, free_port, start_stack
 
 ADMIN_PASSWORD = "admin-" + secrets.token_hex(8)
@@ -50,17 +50,6 @@ def subdomain_stack(docker_client, tmp_path_factory, stack_images, test_dns):
 @pytest.fixture(scope="package")
 def sub_user(subdomain_stack):
     """sub_user(name) -> a logged-in HubSession of an approved account on that stack."""
-    admin = HubSession(subdomain_stack.base_url, subdomain_stack.admin_user)
-    admin.http.trust_env = False
-    assert admin.log_in(ADMIN_PASSWORD)
-
-    def make(name):
-        password = "pw-" + secrets.token_hex(8)
-        session = HubSession(subdomain_stack.base_url, name)
-        session.http.trust_env = False  # no proxy from the environment, whatever it says
-        session.sign_up(password)
-        admin.authorize(name)
-        assert session.log_in(password)
-        return session
-
-    return make
+    admin = log_in_as(subdomain_stack.base_url, subdomain_stack.admin_user, ADMIN_PASSWORD,
+                      trust_env=False)
+    return user_maker(subdomain_stack.base_url, admin, trust_env=False)
