@@ -7,8 +7,8 @@
 import os
 import sys
 
-from edahub_core.names import (SINGLEUSER_COMMAND, USER_PREFIX_LABEL, USERNAME_PATTERN,
-                               container_name_template, home_volume_template)
+from edahub_core.names import (SINGLEUSER_COMMAND, USER_HOME, USER_PREFIX_LABEL,
+                               USERNAME_PATTERN, container_name_template, home_volume_template)
 from edahub_core.settings import SettingsError, keys_for_service, load_settings
 from edahub_hub import HUB_DB_URL
 from edahub_hub.dbnames import start_record as start_database_names_record
@@ -164,8 +164,8 @@ c.DockerSpawner.remove = True
 # {username} is escaped by DockerSpawner to lowercase letters, digits and '-xx' escapes
 # (edahub_core.names.escape_username, which the operator tools use, does the same).
 c.DockerSpawner.name_template = container_name_template(prefix)
-c.DockerSpawner.volumes = {home_volume_template(prefix): "/home/jovyan"}
-c.DockerSpawner.notebook_dir = "/home/jovyan"
+c.DockerSpawner.volumes = {home_volume_template(prefix): USER_HOME}
+c.DockerSpawner.notebook_dir = USER_HOME
 # Users' servers ignore Jupyter config in the home (~/.jupyter, ~/.config/jupyter): one
 # line there (extra_static_paths, say) would serve a user's own HTML, unauthenticated, on
 # the hub's origin.

@@ -27,12 +27,11 @@ from dockerspawner import SwarmSpawner
 from tornado import web
 from traitlets import Integer
 
-from edahub_core.names import SWARM_FENCE_LABEL, SWARM_FENCE_WAIT_VARIABLE, USER_PREFIX_LABEL
+from edahub_core.names import (SWARM_FENCE_LABEL, SWARM_FENCE_WAIT_VARIABLE,
+                               SWARM_HOME_LABEL_PREFIX, USER_HOME, USER_PREFIX_LABEL)
 
 from .spawner import EdahubSpawner
 
-HOME = "/home/jovyan"
-HOME_LABEL_PREFIX = "edahub.home."  # + the home volume's name: the node label of a home
 FENCE_WAIT_SECONDS = 60  # how long a server waits for its node's netpolicy agent
 
 
@@ -69,12 +68,12 @@ class EdahubSwarmSpawner(EdahubSpawner, SwarmSpawner):
     def home_label(self):
         """The node label that marks the node of this home (docs/scale-out.md): the
         admin moves a home by copying the volume and moving the label."""
-        return f"{HOME_LABEL_PREFIX}{self.home_volume}"
+        return f"{SWARM_HOME_LABEL_PREFIX}{self.home_volume}"
 
     @property
     def mounts(self):
         options = {"size": self.home_size} if self.home_size else None
-        return [Mount(target=HOME, source=self.home_volume, type="volume",
+        return [Mount(target=USER_HOME, source=self.home_volume, type="volume",
                       labels={USER_PREFIX_LABEL: self.user_prefix_label()},
                       driver_config=DriverConfig("local", options))]
 
@@ -154,8 +153,9 @@ class EdahubSwarmSpawner(EdahubSpawner, SwarmSpawner):
                      if node else f"no node is labelled {self.home_label} (the node left "
                      "the swarm?)")
             self.log.error("Not starting %s's server: their home %s is on a node that cannot "
-                           "run it (%s); to move the home: docs/scale-out.md, \"When a node is "
-                           "out of service\"", self.user.name, self.home_volume, where)
+                           "run it (%s); to move the home: python3 scripts/bootstrap.py swarm move-home %s "
+                           "<node> (docs/scale-out.md)", self.user.name, self.home_volume, where,
+                           self.user.name)
             raise NodeGone(503, "Your server cannot start: the machine that holds your files "
                                 "is out of service. Your files are kept; please ask the "
                                 "administrator of this edahub to move them.")

@@ -2,6 +2,9 @@
 
     bootstrap.py swarm check     is this swarm ready for edahub? (each problem with its fix)
     bootstrap.py swarm deploy    check, then deploy or upgrade the stack, and wait for it
+    bootstrap.py swarm move-home USER NODE
+                                 copy USER's home to NODE; their next start runs there
+                                 (swarm_homes.py)
 
 Run on a manager, in the installation's folder, with the same .env as on one host (create
 it there with `bootstrap.py --dry-run`'s plan, or copy it). `deploy` runs
@@ -147,15 +150,28 @@ def wait_for_services(client, project, timeout):
 
 def main(argv):
     parser = argparse.ArgumentParser(prog="bootstrap.py swarm", description=__doc__.splitlines()[0])
-    parser.add_argument("action", choices=["check", "deploy"])
+    parser.add_argument("action", choices=["check", "deploy", "move-home"])
+    parser.add_argument("names", nargs="*", metavar="USER NODE",
+                        help="move-home: the user, and the node to move their home to")
     add_installation_arguments(parser)
-    parser.add_argument("--timeout", type=int, default=600,
-                        help="seconds to wait for the services to run (default: 600)")
+    parser.add_argument("--timeout", type=int, default=None,
+                        help="seconds to wait for the services to run (deploy; default: "
+                        "600), or for the copy to end (move-home; default: 3600)")
     args = parser.parse_args(argv)
     project = args.project_name or "edahub"
+    if (args.action == "move-home") != bool(args.names) or (args.names and len(args.names) != 2):
+        parser.error("move-home takes a user and a node (and check and deploy nothing else)")
     try:
         if args.action == "deploy":
-            deploy(args.env_file.resolve(), project, timeout=args.timeout)
+            deploy(args.env_file.resolve(), project, timeout=args.timeout or 600)
+        elif args.action == "move-home":
+            import docker
+
+            from .swarm_homes import move_home
+
+            hostchecks.check_docker_engine()
+            _, settings = read_settings(args.env_file.resolve())
+            move_home(docker.from_env(), settings, *args.names, timeout=args.timeout or 3600)
         else:
             import docker
 

@@ -56,6 +56,13 @@ SINGLEUSER_COMMAND = "edahub-singleuser"
 # On a Docker Swarm (compose.swarm.yaml, bootstrap.py swarm): the node labels that pin each
 # database to the one node that holds its data volume.
 SWARM_NODE_LABELS = {"mariadb": "edahub.mariadb", "mongodb": "edahub.mongodb"}
+# On a Docker Swarm: a home volume lives on one node, the one with this node label (+ the
+# volume's name); the hub sets it at the home's first start, `bootstrap.py swarm move-home`
+# moves it.
+SWARM_HOME_LABEL_PREFIX = "edahub.home."
+# Where users' homes are mounted in their servers (the users' image's HOME).
+USER_HOME = "/home/jovyan"
+
 # On a Docker Swarm with the network policy on: the container label of servers that the
 # node's netpolicy agent must fence in (hub/edahub_hub/swarm_netpolicy.py), the file the agent
 # writes into a server once its rules are in place, and the environment variable that makes

@@ -4,7 +4,11 @@ workers, reach both databases over the overlay network, come back to the node of
 home, and a drained node stops its users' servers instead of moving them silently."""
 
 import json
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -23,6 +27,18 @@ db = pymongo.MongoClient(os.environ["MONGODB_URI"]).get_default_database()
 db.notes.insert_one({"v": 42})
 print("mongodb", db.notes.count_documents({}))
 """
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def swarm_command(swarm, *args):
+    """`bootstrap.py swarm ...` on the swarm's manager, as its admin runs it."""
+    return subprocess.run(
+        [sys.executable, ROOT / "scripts" / "bootstrap.py", "swarm", *args,
+         "--env-file", swarm.env_file, "--project-name", "edahub"],
+        env={**os.environ, "DOCKER_HOST": swarm.docker_host}, capture_output=True, text=True,
+        timeout=900)
 
 
 def start(session):
@@ -190,3 +206,36 @@ def test_a_drained_node_stops_its_users_and_tells_them_where_their_home_is(swarm
         swarm.manager.docker("node", "update", "--availability", "active", home)
     start(dana)
     assert node_of(swarm, "dana") == home
+
+
+def test_an_admin_moves_a_home_to_another_node(swarm, swarm_user):
+    erin = swarm_user("erin")
+    start(erin)
+    first = node_of(swarm, "erin")
+    [other] = [worker.name for worker in swarm.workers if worker.name != first]
+    write = ("import os\nos.makedirs('data', exist_ok=True)\n"
+             "open('data/notes.txt', 'w').write('moved')\nos.chmod('data/notes.txt', 0o600)\n"
+             "print('written')")
+    assert "written" in erin.execute(write).stdout
+    # Refused, changing nothing: while her server runs, for a name outside the username
+    # policy, and to the node that already holds it.
+    running = swarm_command(swarm, "move-home", "erin", other)
+    assert running.returncode == 1 and "erin's server runs" in running.stderr, running.stderr
+    hostile = swarm_command(swarm, "move-home", "../erin", other)
+    assert hostile.returncode == 1 and "is not a username of edahub" in hostile.stderr
+    erin.stop_server()
+    same = swarm_command(swarm, "move-home", "erin", first)
+    assert same.returncode == 1 and f"already on {first}" in same.stderr, same.stderr
+    moved = swarm_command(swarm, "move-home", "erin", other)
+    assert moved.returncode == 0, moved.stdout + moved.stderr
+    assert f"erin's home is on {other} now" in moved.stdout, moved.stdout
+    # The move's own services and network are gone.
+    assert "edahub-move-" not in swarm.manager.docker("service", "ls", "--format", "{{.Name}}")
+    assert "edahub-move-" not in swarm.manager.docker("network", "ls", "--format", "{{.Name}}")
+    start(erin)
+    assert node_of(swarm, "erin") == other
+    check = ("import os, stat\ninfo = os.stat('data/notes.txt')\n"
+             "print(open('data/notes.txt').read(), oct(stat.S_IMODE(info.st_mode)), "
+             "info.st_uid == os.getuid())")
+    result = erin.execute(check)
+    assert result.stdout.strip() == "moved 0o600 True", (result.stdout, result.error)
