@@ -172,11 +172,14 @@ class Server(ThreadingHTTPServer):
 def serve(port=MONGODB_ACCOUNTS_PORT):
     from pymongo import MongoClient
 
-    token = os.environ.get("EDAHUB_MONGODB_PROVISIONER_PASSWORD", "")
-    root_password = os.environ.get("EDAHUB_MONGODB_ROOT_PASSWORD", "")
-    if not token or not root_password:
-        sys.exit("edahub: mongodb-accounts needs EDAHUB_MONGODB_PROVISIONER_PASSWORD and "
-                 "EDAHUB_MONGODB_ROOT_PASSWORD; run python3 scripts/bootstrap.py to create .env")
+    from edahub_core.settings import SettingsError, keys_for_service, load_settings
+
+    try:  # each secret directly or as <KEY>_FILE (a Swarm secret)
+        settings = load_settings(os.environ, keys=keys_for_service("mongodb-accounts"))
+    except SettingsError as error:
+        sys.exit(f"edahub: mongodb-accounts cannot start: {error}")
+    token = settings.mongodb_provisioner_password
+    root_password = settings.mongodb_root_password
     def connect():
         return MongoClient(host="mongodb", port=27017, username="root", password=root_password,
                            authSource="admin", serverSelectionTimeoutMS=5000)

@@ -63,6 +63,16 @@ def main(argv=None):
     from sqlalchemy import create_engine
     from sqlalchemy.orm import sessionmaker
 
+    from edahub_core.settings import SettingsError, load_settings
+
+    try:  # each secret directly or as <KEY>_FILE (a Swarm secret)
+        settings = load_settings(os.environ, keys=[
+            "EDAHUB_MARIADB_PROVISIONER_PASSWORD", "EDAHUB_MONGODB_PROVISIONER_PASSWORD",
+            "EDAHUB_USER_PREFIX"])
+    except SettingsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+
     from .dbnames import DatabaseNames
 
     import edahub_hub
@@ -76,10 +86,9 @@ def main(argv=None):
             args.username, user.created if user else None)
         removed = drop_user_data(
             args.username, database=database,
-            mariadb_password=os.environ["EDAHUB_MARIADB_PROVISIONER_PASSWORD"],
-            mongodb_password=os.environ["EDAHUB_MONGODB_PROVISIONER_PASSWORD"],
-            volume=home_volume_name(os.environ.get("EDAHUB_USER_PREFIX") or "edahub",
-                                    args.username),
+            mariadb_password=settings.mariadb_provisioner_password,
+            mongodb_password=settings.mongodb_provisioner_password,
+            volume=home_volume_name(settings.user_prefix, args.username),
         )
         names.forget(args.username)
     except UserError as error:

@@ -11,6 +11,14 @@
 
 edahub_create_provisioner() {
 	local password="${EDAHUB_MARIADB_PROVISIONER_PASSWORD:-}"
+	# On a swarm: a Swarm secret, named by EDAHUB_MARIADB_PROVISIONER_PASSWORD_FILE.
+	if [ -z "$password" ] && [ -n "${EDAHUB_MARIADB_PROVISIONER_PASSWORD_FILE:-}" ]; then
+		if ! password="$(cat -- "$EDAHUB_MARIADB_PROVISIONER_PASSWORD_FILE")"; then
+			echo >&2 "error: cannot read EDAHUB_MARIADB_PROVISIONER_PASSWORD_FILE ($EDAHUB_MARIADB_PROVISIONER_PASSWORD_FILE)."
+			echo >&2 "  How to fix: deploy with python3 scripts/bootstrap.py swarm deploy, which creates the secret."
+			exit 1
+		fi
+	fi
 	if [ -z "$password" ]; then
 		echo >&2 "error: EDAHUB_MARIADB_PROVISIONER_PASSWORD is not set."
 		echo >&2 "  How to fix: run python3 scripts/bootstrap.py to generate it in .env."

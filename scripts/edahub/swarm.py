@@ -14,6 +14,7 @@ the services whose image or settings changed; users' servers keep running.
 """
 
 import argparse
+import hashlib
 import os
 import sys
 import time
@@ -85,7 +86,7 @@ def deploy(env_file, project, stream=None, timeout=600):
     import docker
 
     stream = stream or sys.stdout
-    with progress(1, 3, "Checking the swarm and .env", stream):
+    with progress(1, 4, "Checking the swarm and .env", stream):
         hostchecks.check_docker_engine()
         values, settings = read_settings(env_file)
         problems = swarm_problems(docker.from_env(), settings)
@@ -95,14 +96,23 @@ def deploy(env_file, project, stream=None, timeout=600):
                     f"  - {problem}\n    fix: {fix}" for problem, fix in problems),
                 "fix the problems above and run `bootstrap.py swarm deploy` again; nothing "
                 "was deployed")
-    with progress(2, 3, f"Deploying stack {project} (docker stack deploy)", stream):
+    client = docker.from_env()
+    with progress(2, 4, "Swarm secrets from .env", stream) as status:
+        names, created = ensure_secrets(client, project, values)
+        status.text = f"{created} new, {len(names) - created} unchanged"
+    with progress(3, 4, f"Deploying stack {project} (docker stack deploy)", stream):
+        # The secrets' values stay out of the command's environment: the stack file names
+        # the Swarm secrets instead.
+        plain = {key: value for key, value in values.items() if not is_secret(key)}
         run(["docker", "stack", "deploy", "--with-registry-auth", "--prune",
              "--compose-file", STACK_FILE, project],
-            env={**os.environ, **values}, cwd=ROOT, timeout=300,
+            env={**os.environ, **plain, **names}, cwd=ROOT, timeout=300,
             redact=[v for k, v in values.items() if is_secret(k)])
-    with progress(3, 3, "Waiting for every service to run", stream) as status:
-        waited = wait_for_services(docker.from_env(), project, timeout)
-        status.text = f"all running after {format_duration(waited)}"
+    with progress(4, 4, "Waiting for every service to run", stream) as status:
+        waited = wait_for_services(client, project, timeout)
+        removed = remove_unused_secrets(client, project, set(names.values()))
+        status.text = (f"all running after {format_duration(waited)}"
+                       + (f"; {removed} replaced secret(s) removed" if removed else ""))
     print(f"edahub runs on the swarm as stack {project}; the hub answers on port "
           f"{settings.hub_port} of the manager that runs the proxy.", file=stream)
 
@@ -118,6 +128,57 @@ def read_settings(env_file):
         return values, load_settings(values)
     except SettingsError as error:
         raise UserError(f"{env_file}: {error}") from None
+
+
+SECRET_LABEL = "org.edahub.stack"  # on the Swarm secrets `deploy` makes: the stack's name
+
+
+def swarm_secret_keys():
+    """The settings that are secrets: each is a Swarm secret on a swarm."""
+    from edahub_core.settings import SETTINGS
+
+    return [setting.key for setting in SETTINGS if setting.secret]
+
+
+def secret_variable(key):
+    """The variable that gives compose.swarm.yaml the Swarm secret's name of ``key``."""
+    return f"EDAHUB_SWARM_SECRET_{key.removeprefix('EDAHUB_')}"
+
+
+def ensure_secrets(client, project, values):
+    """A Swarm secret for each secret setting of .env, unless it exists: ({variable: secret
+    name}, how many were created). Swarm secrets cannot change, so a name carries its
+    setting and a digest of its value (12 hex digits of SHA-256: nothing a guess could
+    use, the secrets being random or salted hashes); a new value is a new secret, and the
+    services that use it are updated with it. An unset one holds a newline (Swarm refuses
+    an empty secret), which the services read as unset."""
+    names, created = {}, 0
+    existing = {secret.name for secret in client.secrets.list(
+        filters={"label": f"{SECRET_LABEL}={project}"})}
+    for key in swarm_secret_keys():
+        value = values.get(key, "")
+        digest = hashlib.sha256(value.encode()).hexdigest()[:12]
+        name = f"{project}_{key.removeprefix('EDAHUB_').lower()}_{digest}"
+        if name not in existing:
+            client.secrets.create(name=name, data=f"{value}\n".encode(),
+                                  labels={SECRET_LABEL: project, "org.edahub.setting": key})
+            created += 1
+        names[secret_variable(key)] = name
+    return names, created
+
+
+def remove_unused_secrets(client, project, keep):
+    """Remove this stack's Swarm secrets that the deployment no longer names (once the
+    services that used them are replaced); returns how many."""
+    removed = 0
+    for secret in client.secrets.list(filters={"label": f"{SECRET_LABEL}={project}"}):
+        if secret.name not in keep:
+            try:
+                secret.remove()
+                removed += 1
+            except Exception:  # still in use by a task being replaced: the next deploy
+                pass
+    return removed
 
 
 def is_secret(key):

@@ -98,6 +98,22 @@ def test_the_stack_runs_where_the_deployment_places_it(swarm):
     assert placed["mariadb"] == placed["mongodb"] == swarm.manager.name
 
 
+def test_no_secret_of_env_is_in_any_service_spec_only_in_swarm_secrets(swarm, ann_and_bob):
+    """What a reader of the managers' API sees (`docker service inspect`, of the platform's
+    services and of users' servers): names of Swarm secrets, never .env's secrets."""
+    from edahub.swarm import swarm_secret_keys
+
+    services = swarm.manager.docker("service", "ls", "--quiet").split()
+    specs = swarm.manager.docker("service", "inspect", *services)
+    secrets = [swarm.values[key] for key in swarm_secret_keys() if swarm.values.get(key)]
+    assert len(secrets) >= 9  # all but Bitbucket's (unused here)
+    leaked = [secret[:6] + "..." for secret in secrets if secret in specs]
+    assert leaked == [], leaked
+    made = swarm.manager.docker("secret", "ls", "--filter", "label=org.edahub.stack=edahub",
+                                "--format", "{{.Name}}").split()
+    assert len(made) == len(swarm_secret_keys()), made
+
+
 def test_users_servers_run_on_different_workers_and_reach_their_databases(swarm, ann_and_bob):
     nodes = {name: node_of(swarm, name) for name in ann_and_bob}
     workers = {worker.name for worker in swarm.workers}

@@ -94,3 +94,92 @@ def test_images_must_come_from_a_registry_that_has_them():
 def test_the_network_policy_deploys_on_a_swarm():
     # compose.swarm.yaml's netpolicy agent fences servers in on every node.
     assert problems(FakeEngine(nodes=GOOD_NODES), EDAHUB_NETWORK_POLICY="true") == []
+
+
+# --- Swarm secrets --------------------------------------------------------------------
+
+def swarm_stack():
+    import yaml
+
+    from edahub.swarm import STACK_FILE
+
+    return yaml.safe_load(STACK_FILE.read_text())
+
+
+def test_no_secret_is_in_a_service_spec_only_swarm_secrets_read_as_files():
+    from edahub.swarm import STACK_FILE, secret_variable, swarm_secret_keys
+
+    stack = swarm_stack()
+    text = STACK_FILE.read_text()
+    for key in swarm_secret_keys():
+        assert "${" + key not in text, f"{key}'s value would be in a service's environment"
+        logical = key.removeprefix("EDAHUB_").lower()
+        assert stack["secrets"][logical] == {"external": True, "name": stack["secrets"][logical]["name"]}
+        assert stack["secrets"][logical]["name"].startswith("${" + secret_variable(key) + ":?")
+    for name, service in stack["services"].items():
+        mounted = set(service.get("secrets", []))
+        for variable, value in (service.get("environment") or {}).items():
+            if variable.endswith("_FILE"):
+                secret = value.removeprefix("/run/secrets/")
+                assert value.startswith("/run/secrets/") and secret in mounted, (name, variable)
+
+
+class FakeSecrets:
+    """client.secrets of a swarm: create, list by label, remove (refused while in use)."""
+
+    def __init__(self, in_use=()):
+        self.made = {}  # name -> (data, labels)
+        self.in_use = set(in_use)
+
+    def create(self, name, data, labels):
+        assert name not in self.made, f"{name} exists: Swarm secrets cannot be replaced"
+        self.made[name] = (data, labels)
+
+    def list(self, filters):
+        key, _, value = filters["label"].partition("=")
+        return [SimpleNamespace(name=name, remove=lambda name=name: self.remove(name))
+                for name, (_, labels) in self.made.items() if labels.get(key) == value]
+
+    def remove(self, name):
+        if name in self.in_use:
+            raise RuntimeError("secret is in use")
+        del self.made[name]
+
+
+def test_deploy_makes_a_secret_per_setting_and_a_new_one_when_a_value_changes():
+    from edahub.swarm import ensure_secrets, remove_unused_secrets, swarm_secret_keys
+
+    client = SimpleNamespace(secrets=FakeSecrets())
+    values = envfile.missing_values({})
+    names, created = ensure_secrets(client, "edahub", values)
+    assert created == len(swarm_secret_keys()) == len(names)
+    cookie = names["EDAHUB_SWARM_SECRET_COOKIE_SECRET"]
+    assert client.secrets.made[cookie][0] == f"{values['EDAHUB_COOKIE_SECRET']}\n".encode()
+    assert values["EDAHUB_COOKIE_SECRET"] not in cookie  # the name does not give it away
+    again, created = ensure_secrets(client, "edahub", values)
+    assert (again, created) == (names, 0)  # unchanged: nothing made, services untouched
+    changed = {**values, "EDAHUB_COOKIE_SECRET": "f" * 64}
+    newer, created = ensure_secrets(client, "edahub", changed)
+    assert created == 1 and newer["EDAHUB_SWARM_SECRET_COOKIE_SECRET"] != cookie
+    # The replaced one goes once nothing uses it; another stack's secrets stay.
+    client.secrets.made["other_cookie_secret_0"] = (b"x\n", {"org.edahub.stack": "other"})
+    client.secrets.in_use = {cookie}
+    assert remove_unused_secrets(client, "edahub", set(newer.values())) == 0
+    client.secrets.in_use = set()
+    assert remove_unused_secrets(client, "edahub", set(newer.values())) == 1
+    assert cookie not in client.secrets.made and "other_cookie_secret_0" in client.secrets.made
+
+
+def test_an_unset_secret_is_a_newline_which_the_services_read_as_unset(tmp_path):
+    from edahub.swarm import ensure_secrets
+
+    client = SimpleNamespace(secrets=FakeSecrets())
+    names, _ = ensure_secrets(client, "edahub", {**envfile.missing_values({}),
+                                                 "EDAHUB_BITBUCKET_CLIENT_SECRET": ""})
+    data, _ = client.secrets.made[names["EDAHUB_SWARM_SECRET_BITBUCKET_CLIENT_SECRET"]]
+    assert data == b"\n"
+    path = tmp_path / "bitbucket_client_secret"
+    path.write_bytes(data)
+    loaded = load_settings({"EDAHUB_BITBUCKET_CLIENT_SECRET_FILE": str(path)},
+                           keys=["EDAHUB_BITBUCKET_CLIENT_SECRET"])
+    assert loaded.bitbucket_client_secret in ("", None)
