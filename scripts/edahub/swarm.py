@@ -188,25 +188,55 @@ def is_secret(key):
     return bool(setting and setting.secret)
 
 
-def wait_for_services(client, project, timeout):
-    """Seconds until every service of ``project`` runs all its tasks (UserError if not)."""
-    started = time.monotonic()
+# How long every service must have looked converged before a deploy counts as done: right
+# after `docker stack deploy` of an upgrade the old tasks still run, until Swarm marks the
+# update begun (what `docker service update --detach=false` waits for too).
+STEADY_SECONDS = 5
+
+
+def wait_for_services(client, project, timeout, clock=time.monotonic, sleep=time.sleep):
+    """Seconds until every service of ``project`` has run all its tasks, with no update
+    under way, for STEADY_SECONDS (UserError if not within ``timeout``, or at once if
+    Swarm paused an update because its new tasks failed)."""
+    started = clock()
+    steady_since = None
     while True:
         services = client.services.list(filters={"label": f"com.docker.stack.namespace={project}"})
         waiting = []
         for service in services:
-            want = service.attrs["Spec"].get("Mode", {}).get("Replicated", {}).get("Replicas", 1)
-            running = [t for t in service.tasks(filters={"desired-state": "running"})
-                       if t["Status"]["State"] == "running"]
-            if len(running) < want:
+            state = service.attrs.get("UpdateStatus", {})
+            if state.get("State") in ("paused", "rollback_paused"):
+                raise UserError(
+                    f"Swarm stopped updating {service.name}: {state.get('Message', '')}",
+                    f"docker service ps {service.name} --no-trunc shows why its new tasks "
+                    f"failed; fix that and deploy again (docker service rollback "
+                    f"{service.name} returns to the previous version)")
+            if not converged(service):
                 waiting.append(service.name)
+        now = clock()
         if services and not waiting:
-            return time.monotonic() - started
-        if time.monotonic() - started > timeout:
+            steady_since = now if steady_since is None else steady_since
+            if now - steady_since >= STEADY_SECONDS:
+                return now - started
+        else:
+            steady_since = None
+        if now - started > timeout:
             raise UserError(f"not running after {timeout}s: {', '.join(waiting) or 'no service'}",
                             f"docker service ps {' '.join(waiting) or project} --no-trunc "
                             "shows why (an image no node can pull, a missing node label)")
-        time.sleep(2)
+        sleep(1)
+
+
+def converged(service):
+    """Whether ``service`` runs as many tasks as it wants (one per replicated replica; at
+    least one for a global service) and has no update under way."""
+    spec = service.attrs["Spec"]
+    want = spec.get("Mode", {}).get("Replicated", {}).get("Replicas", 1)
+    if service.attrs.get("UpdateStatus", {}).get("State") in ("updating", "rollback_started"):
+        return False
+    running = [task for task in service.tasks(filters={"desired-state": "running"})
+               if task["Status"]["State"] == "running"]
+    return len(running) >= want
 
 
 def main(argv):

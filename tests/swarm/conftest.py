@@ -117,9 +117,10 @@ def save_logs(swarm):
     artifacts = ROOT / "test-artifacts"
     artifacts.mkdir(exist_ok=True)
     for service in ("hub", "proxy", "mariadb", "mongodb", "mongodb-accounts", "netpolicy"):
-        text = swarm.manager.docker("service", "logs", "--raw", f"edahub_{service}",
-                                    check=False, timeout=60)
-        (artifacts / f"swarm-{swarm.run_id}-{service}.log").write_text(text)
+        # Both streams, in order: the hub and the proxy log to stderr.
+        result = swarm.manager.container.exec_run(
+            ["timeout", "60", "docker", "service", "logs", "--raw", f"edahub_{service}"])
+        (artifacts / f"swarm-{swarm.run_id}-{service}.log").write_bytes(result.output)
     log(f"saved the services' logs under {artifacts}")
 
 

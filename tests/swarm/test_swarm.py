@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from edahub_core.names import SWARM_NODE_LABELS
+from stacktools import wait_for_hub
 
 DATABASES = r"""
 import os, pymysql, pymongo
@@ -255,3 +256,50 @@ def test_an_admin_moves_a_home_to_another_node(swarm, swarm_user):
              "info.st_uid == os.getuid())")
     result = erin.execute(check)
     assert result.stdout.strip() == "moved 0o600 True", (result.stdout, result.error)
+
+
+def running_task(swarm, service):
+    """The ID of ``service``'s one running task."""
+    tasks = swarm.manager.docker("service", "ps", service, "--filter", "desired-state=running",
+                                 "--format", "{{.ID}} {{.CurrentState}}").splitlines()
+    running = [line.split()[0] for line in tasks if " Running" in line]
+    assert len(running) == 1, tasks
+    return running[0]
+
+
+def test_an_upgrade_keeps_running_servers_and_its_new_culling_settings_apply(swarm,
+                                                                             swarm_user):
+    """`bootstrap.py swarm deploy` again, with new settings, as an operator upgrades: the hub
+    restarts, fay's server runs on untouched, and then the new idle culler stops it.
+    Last in this module: after it, every server idle for 45 s is culled."""
+    from edahub import envfile
+
+    idle = 45  # longer than the upgrade takes: the culler starts with the new hub
+    fay = swarm_user("fay")
+    start(fay)
+    service = service_of(swarm, "fay")
+    task, hub_task = running_task(swarm, service), running_task(swarm, "edahub_hub")
+    wrote = fay.execute("open('kept.txt', 'w').write('still here')\nprint('written')")
+    assert "written" in wrote.stdout, wrote.error
+    envfile.set_values(swarm.env_file, {"EDAHUB_CULL_IDLE_TIMEOUT": str(idle),
+                                        "EDAHUB_CULL_EVERY": "2"})
+    upgrading = time.monotonic()
+    upgraded = swarm_command(swarm, "deploy")
+    assert upgraded.returncode == 0, upgraded.stdout + upgraded.stderr
+    print(f"the upgrade took {time.monotonic() - upgrading:.0f} s:\n{upgraded.stdout}")
+    assert running_task(swarm, "edahub_hub") != hub_task  # the hub did restart
+    wait_for_hub(swarm.base_url, timeout=180)
+    assert (service_of(swarm, "fay"), running_task(swarm, service)) == (service, task)
+    ran = fay.execute("print(open('kept.txt').read())")
+    assert ran.stdout == "still here\n", (ran.stdout, ran.error)
+    idle_since = time.monotonic()
+    while fay.server_model() and time.monotonic() < idle_since + idle + 90:
+        time.sleep(1)
+    assert fay.server_model() is None, "the idle server was not stopped"
+    culled_after = time.monotonic() - idle_since
+    assert culled_after >= idle - 5, culled_after  # not early
+    assert service_of(swarm, "fay") is None
+    print(f"fay's idle server was culled {culled_after:.0f} s after her last code ran")
+    start(fay)
+    again = fay.execute("print(open('kept.txt').read())")
+    assert again.stdout == "still here\n", (again.stdout, again.error)

@@ -183,3 +183,68 @@ def test_an_unset_secret_is_a_newline_which_the_services_read_as_unset(tmp_path)
     loaded = load_settings({"EDAHUB_BITBUCKET_CLIENT_SECRET_FILE": str(path)},
                            keys=["EDAHUB_BITBUCKET_CLIENT_SECRET"])
     assert loaded.bitbucket_client_secret in ("", None)
+
+
+
+def service(tasks, replicas=1, update_state=None, message=""):
+    attrs = {"Spec": {"Mode": {"Replicated": {"Replicas": replicas}}}}
+    if update_state:
+        attrs["UpdateStatus"] = {"State": update_state, "Message": message}
+    return SimpleNamespace(name="edahub_hub", attrs=attrs, tasks=lambda filters: tasks)
+
+
+def task(state="running"):
+    return {"Status": {"State": state}}
+
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+def waited(views, timeout=60):
+    """wait_for_services over a swarm whose service looks like views[i] at the i-th look
+    (the last one from then on); returns its seconds, or the UserError."""
+    from edahub.console import UserError
+    from edahub.swarm import wait_for_services
+
+    looks = iter(views)
+    last = [None]
+
+    def services(filters):
+        last[0] = next(looks, last[0])
+        return [last[0]]
+
+    clock = Clock()
+    client = SimpleNamespace(services=SimpleNamespace(list=services))
+    try:
+        return wait_for_services(client, "edahub", timeout, clock=clock, sleep=clock.sleep)
+    except UserError as error:
+        return error
+
+
+def test_deploy_counts_services_as_running_only_once_they_stay_so_with_no_update_under_way():
+    from edahub.swarm import STEADY_SECONDS
+
+    assert waited([service([task()])]) == STEADY_SECONDS
+    # Right after `docker stack deploy` of an upgrade the old task still runs, and Swarm
+    # marks the update begun a moment later: the wait starts over.
+    seconds = waited([service([task()]), service([task()], update_state="updating"),
+                      service([task("starting")], update_state="updating"),
+                      service([task()], update_state="completed")])
+    assert seconds == 3 + STEADY_SECONDS
+    assert "not running after 60s: edahub_hub" in str(waited([service([task("pending")])]))
+    assert "not running after 60s" in str(waited([service([task()], replicas=2)]))
+
+
+def test_deploy_stops_at_once_when_swarm_paused_an_update_and_says_how_to_go_back():
+    error = waited([service([task()], update_state="paused",
+                            message="update paused due to failure or early termination")])
+    assert "Swarm stopped updating edahub_hub: update paused due to failure" in str(error)
+    assert "docker service rollback edahub_hub" in str(error)
