@@ -59,15 +59,20 @@ def service_of(swarm, user):
     return mine[0] if mine else None
 
 
+def running_task(swarm, service, field="ID"):
+    """``field`` (ID, Node) of ``service``'s one running task."""
+    tasks = swarm.manager.docker("service", "ps", service, "--filter", "desired-state=running",
+                                 "--format", f"{{{{.{field}}}}} {{{{.CurrentState}}}}")
+    running = [line.split()[0] for line in tasks.splitlines() if " Running" in line]
+    assert len(running) == 1, tasks
+    return running[0]
+
+
 def node_of(swarm, user):
     """The node that runs ``user``'s server."""
     service = service_of(swarm, user)
     assert service, f"{user} has no service"
-    tasks = swarm.manager.docker("service", "ps", service, "--filter", "desired-state=running",
-                                 "--format", "{{.Node}} {{.CurrentState}}").splitlines()
-    running = [line.split()[0] for line in tasks if " Running" in line]
-    assert len(running) == 1, tasks
-    return running[0]
+    return running_task(swarm, service, "Node")
 
 
 @pytest.fixture(scope="module")
@@ -256,15 +261,6 @@ def test_an_admin_moves_a_home_to_another_node(swarm, swarm_user):
              "info.st_uid == os.getuid())")
     result = erin.execute(check)
     assert result.stdout.strip() == "moved 0o600 True", (result.stdout, result.error)
-
-
-def running_task(swarm, service):
-    """The ID of ``service``'s one running task."""
-    tasks = swarm.manager.docker("service", "ps", service, "--filter", "desired-state=running",
-                                 "--format", "{{.ID}} {{.CurrentState}}").splitlines()
-    running = [line.split()[0] for line in tasks if " Running" in line]
-    assert len(running) == 1, tasks
-    return running[0]
 
 
 def test_an_upgrade_keeps_running_servers_and_its_new_culling_settings_apply(swarm,
